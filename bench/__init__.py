@@ -1,0 +1,1 @@
+"""Benchmarks (`make bench`): each figure printed beside a naive baseline from the same run."""

@@ -1,0 +1,1 @@
+"""One adapter module per provider over :mod:`hde_core.channels.base`."""

@@ -1,0 +1,88 @@
+"""Settings read from the environment (``HDE_*``) with safe defaults for a fresh clone.
+
+Only deployment facts live here (where the database is, the secret key, the
+language). Everything a team lead changes at run time lives in the database.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+log = logging.getLogger(__name__)
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HDE_", extra="ignore")
+
+    data_dir: Path = Field(default=PROJECT_ROOT / "data")
+    database_url: str = ""
+    secret_key: str = ""
+    lang: Literal["ru", "en"] = "ru"
+    default_region: str = "RU"
+    upload_limit_mb: int = 200
+    # Where the webhook receiver is reachable from providers (used when registering webhooks).
+    public_url: str = "http://127.0.0.1:8787"
+    console_port: int = 8501
+    services_host: str = "127.0.0.1"
+    services_port: int = 8787
+    smtp_sink_port: int = 2525
+
+    @field_validator("default_region")
+    @classmethod
+    def _upper_region(cls, v: str) -> str:
+        v = v.strip().upper()
+        if len(v) != 2 or not v.isalpha():
+            raise ValueError("HDE_DEFAULT_REGION must be a two-letter country code such as RU")
+        return v
+
+    @field_validator("upload_limit_mb")
+    @classmethod
+    def _positive_limit(cls, v: int) -> int:
+        if v <= 0:
+            raise ValueError("HDE_UPLOAD_LIMIT_MB must be a positive number of megabytes")
+        return v
+
+    @cached_property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{self.data_dir / 'hde.db'}"
+
+    @cached_property
+    def resolved_secret_key(self) -> str:
+        """The key that encrypts channel credentials.
+
+        If ``HDE_SECRET_KEY`` is not set, one is generated once into ``data/secret.key``
+        (with a warning): losing that file makes stored credentials unreadable.
+        """
+        if self.secret_key:
+            return self.secret_key
+        path = self.data_dir / "secret.key"
+        if path.exists():
+            return path.read_text(encoding="utf-8").strip()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(32)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(key + "\n")
+        log.warning(
+            "HDE_SECRET_KEY is not set: generated a new key in %s. Back this file up "
+            "(or set HDE_SECRET_KEY); without it stored channel credentials cannot be read.",
+            path,
+        )
+        return key
+
+
+def load_settings(**overrides: object) -> Settings:
+    return Settings(**overrides)  # type: ignore[arg-type]

@@ -1,0 +1,1 @@
+"""The outbox dispatcher: claim, rate limit, send, retry, recover."""

@@ -1,0 +1,68 @@
+"""What a provider told us through a webhook (or long polling), in one vocabulary.
+
+Adapters parse provider payloads into these; :mod:`hde_core.services.webhooks`
+records them. Every event keeps the raw provider payload.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from hde_core.domain.statuses import MessageStatus
+
+
+@dataclass(frozen=True)
+class InboundMessage:
+    """A client wrote to us: records R3 "has written", opens/extends the window (R12)."""
+
+    address: str  # normalised sender address on this channel (chat id, wa_id as E.164, viber id)
+    provider_message_id: str
+    at: datetime
+    text: str = ""
+    display_name: str | None = None
+    username: str | None = None
+    phone: str | None = None
+    raw: Any = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class Subscribed:
+    """The client allowed the channel to write (Viber ``subscribed``, Telegram bot unblocked)."""
+
+    address: str
+    at: datetime
+    display_name: str | None = None
+    username: str | None = None
+    raw: Any = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class OptedOut:
+    """The client unsubscribed, blocked the bot or asked not to be contacted (R15)."""
+
+    address: str
+    at: datetime
+    reason: str
+    raw: Any = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class StatusUpdate:
+    """A delivery status for one of our messages, found by the provider's message id."""
+
+    provider_message_id: str
+    status: MessageStatus  # sent | delivered | read | failed
+    at: datetime
+    error_code: str | None = None
+    error_text: str | None = None
+    #: The failure means the client opted out (WhatsApp 131050 and the like).
+    opt_out: bool = False
+    #: The failure is "outside the 24-hour window": hold instead of fail.
+    window_closed: bool = False
+    recipient: str | None = None
+    raw: Any = field(default=None, compare=False)
+
+
+WebhookEvent = InboundMessage | Subscribed | OptedOut | StatusUpdate

@@ -1,0 +1,31 @@
+"""Retry policy: exponential backoff with full jitter, capped (SPEC §3)."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    base_seconds: float = 5.0
+    cap_seconds: float = 15 * 60.0
+    max_attempts: int = 8
+
+    def delay(
+        self, attempt: int, provider_after: float | None = None, rng: random.Random | None = None
+    ) -> float:
+        """Seconds to wait before attempt ``attempt + 1``.
+
+        The provider's own delay (``retry_after``) wins when it gave one; otherwise
+        ``base * 2**(attempt-1)`` capped, with full jitter so that many workers do not
+        retry in lock-step.
+        """
+        if provider_after is not None and provider_after >= 0:
+            return float(provider_after)
+        ceiling = min(self.cap_seconds, self.base_seconds * (2 ** max(0, attempt - 1)))
+        r = rng or random
+        return self.base_seconds / 2 + r.random() * max(0.0, ceiling - self.base_seconds / 2)
+
+    def exhausted(self, attempts: int) -> bool:
+        return attempts >= self.max_attempts

@@ -1,0 +1,133 @@
+"""``hde demo`` (what ``make run`` starts): the whole product in one process on SQLite.
+
+Migrates, provisions the sandbox demo idempotently, then runs the background
+services (SMTP sink, and whatever else is listed in :data:`SERVICES`) in
+threads of this process and the console (Streamlit) as a child process, until
+Ctrl+C.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Protocol
+
+import click
+
+from hde_core.bootstrap import App, bootstrap, configure_logging
+from hde_core.config import PROJECT_ROOT, Settings, load_settings
+from hde_core.db.migrate import upgrade
+from hde_core.db.session import Database
+from hde_core.sandbox.smtp_sink import SmtpSink, mail_dir
+from hde_core.services.provision import provision
+
+log = logging.getLogger("hde.demo")
+
+DEMO_FILE = PROJECT_ROOT / "examples" / "sandbox.toml"
+
+
+class Service(Protocol):
+    name: str
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+class SmtpSinkService:
+    name = "smtp-sink"
+
+    def __init__(self, app: App, settings: Settings) -> None:
+        self.sink = SmtpSink(mail_dir(settings.data_dir), "127.0.0.1", settings.smtp_sink_port)
+
+    def start(self) -> None:
+        self.sink.start()
+        log.info("sandbox SMTP sink on %s", self.sink.url)
+
+    def stop(self) -> None:
+        self.sink.stop()
+
+
+#: Background services of the demo, started in this order (stopped in reverse).
+SERVICES: list[Callable[[App, Settings], Service]] = [
+    SmtpSinkService,
+]
+
+
+def prepare(settings: Settings, demo_file: Path = DEMO_FILE) -> App:
+    """Migrate and provision the sandbox (both idempotent)."""
+    db = Database(settings.resolved_database_url)
+    try:
+        upgrade(db)
+    finally:
+        db.dispose()
+    app = bootstrap(settings)
+    report = provision(app, demo_file, actor="demo")
+    log.info("sandbox provisioned: %d change(s)", report.changed)
+    return app
+
+
+def start_console(settings: Settings) -> subprocess.Popen[bytes]:
+    cmd = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(PROJECT_ROOT / "app.py"),
+        "--server.port",
+        str(settings.console_port),
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
+    ]
+    return subprocess.Popen(cmd, cwd=PROJECT_ROOT, env=os.environ.copy())
+
+
+@click.command("demo")
+@click.option("--no-console", is_flag=True, help="Run the background services only.")
+def demo(no_console: bool) -> None:
+    """Run the sandbox demo: console, dispatcher, webhooks, simulators, SMTP sink."""
+    configure_logging()
+    settings = load_settings()
+    app = prepare(settings)
+    started: list[Service] = []
+    stop = threading.Event()
+    console: subprocess.Popen[bytes] | None = None
+    try:
+        for factory in SERVICES:
+            service = factory(app, settings)
+            service.start()
+            started.append(service)
+        console = None if no_console else start_console(settings)
+        click.echo(f"\n  HDE Outreach console: http://localhost:{settings.console_port}\n")
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        while not stop.is_set():
+            if console is not None and console.poll() is not None:
+                break
+            stop.wait(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if console is not None and console.poll() is None:
+            console.terminate()
+            try:
+                console.wait(10)
+            except subprocess.TimeoutExpired:
+                console.kill()
+        for service in reversed(started):
+            try:
+                service.stop()
+            except Exception:  # noqa: BLE001 - keep stopping the others
+                log.exception("stopping %s failed", service.name)
+        app.close()
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(demo)

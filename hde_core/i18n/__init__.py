@@ -1,0 +1,51 @@
+"""The ru/en catalogue. Every user-facing string goes through :func:`t`.
+
+Strings live in ``ru.toml`` and ``en.toml`` (same keys; a test checks it).
+Russian is the default (``HDE_LANG``); a missing key falls back to English,
+then to the key itself, so a forgotten string is visible but never crashes.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+LANGS = ("ru", "en")
+_DIR = Path(__file__).resolve().parent
+
+
+def _flatten(prefix: str, node: dict[str, Any], out: dict[str, str]) -> None:
+    for key, value in node.items():
+        full = f"{prefix}.{key}" if prefix else key
+        if isinstance(value, dict):
+            _flatten(full, value, out)
+        else:
+            out[full] = str(value)
+
+
+@cache
+def catalogue(lang: str) -> dict[str, str]:
+    with open(_DIR / f"{lang}.toml", "rb") as fh:
+        data = tomllib.load(fh)
+    out: dict[str, str] = {}
+    _flatten("", data, out)
+    return out
+
+
+def default_lang() -> str:
+    lang = os.environ.get("HDE_LANG", "ru").strip().lower()
+    return lang if lang in LANGS else "ru"
+
+
+class _SafeDict(dict[str, Any]):
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+def t(key: str, lang: str | None = None, **params: Any) -> str:
+    lang = lang if lang in LANGS else default_lang()
+    text = catalogue(lang).get(key) or catalogue("en").get(key) or key
+    return text.format_map(_SafeDict(params)) if params else text

@@ -1,0 +1,1 @@
+"""Secrets at rest (credentials) and passwords."""

@@ -1,0 +1,80 @@
+"""The audit trail (R8): append-only, one event per step, each naming its actor."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from hde_core.db.models import AuditEvent
+
+
+class Event(StrEnum):
+    TICKET_CREATED = "ticket_created"
+    EMAIL_SKIPPED = "email_skipped"
+    MESSAGE_QUEUED = "message_queued"
+    MESSAGE_HELD = "message_held"
+    MESSAGE_RELEASED = "message_released"
+    MESSAGE_SENDING = "message_sending"
+    MESSAGE_SENT = "message_sent"
+    MESSAGE_RETRYING = "message_retrying"
+    MESSAGE_FAILED = "message_failed"
+    MESSAGE_UNCERTAIN = "message_uncertain"
+    MESSAGE_RESENT = "message_resent"
+    MESSAGE_CANCELLED = "message_cancelled"
+    STATUS_DELIVERED = "status_delivered"
+    STATUS_READ = "status_read"
+    STATUS_SENT = "status_sent"
+    STATUS_FAILED = "status_failed"
+    INBOUND_RECEIVED = "inbound_received"
+    OPTED_OUT = "opted_out"
+    CHANNEL_DISCONNECTED = "channel_disconnected"
+    CHANNEL_CHECKED = "channel_checked"
+    CHANNEL_PAUSED = "channel_paused"
+    SETTINGS_CHANGED = "settings_changed"
+    PROVISIONED = "provisioned"
+    USER_CREATED = "user_created"
+    USER_SIGNED_IN = "user_signed_in"
+    USER_SIGN_IN_FAILED = "user_sign_in_failed"
+    CAMPAIGN_CREATED = "campaign_created"
+    CAMPAIGN_PAUSED = "campaign_paused"
+    CAMPAIGN_RESUMED = "campaign_resumed"
+    CAMPAIGN_CANCELLED = "campaign_cancelled"
+    TEMPLATES_SYNCED = "templates_synced"
+
+
+def record(
+    session: Session,
+    event: Event | str,
+    actor: str,
+    *,
+    at: datetime | None = None,
+    ticket_id: int | None = None,
+    message_id: int | None = None,
+    campaign_id: int | None = None,
+    channel_id: int | None = None,
+    **data: Any,
+) -> AuditEvent:
+    """Add one event to the trail, in the caller's transaction (so it commits or not with it)."""
+    row = AuditEvent(
+        event=str(event),
+        actor=actor,
+        ticket_id=ticket_id,
+        message_id=message_id,
+        campaign_id=campaign_id,
+        channel_id=channel_id,
+        data={k: v for k, v in data.items() if v is not None},
+    )
+    if at is not None:
+        row.at = at
+    session.add(row)
+    return row
+
+
+def ticket_trail(session: Session, ticket_id: int) -> list[AuditEvent]:
+    """Every event of a ticket and of its messages, oldest first."""
+    stmt = select(AuditEvent).where(AuditEvent.ticket_id == ticket_id).order_by(AuditEvent.id)
+    return list(session.scalars(stmt))

@@ -1,0 +1,453 @@
+"""Initiate one ticket (R2–R8, R12): validate everything, then create the ticket, its
+contact identity, its outbox message(s) and audit events in one transaction, then
+deliver at once through the same path the dispatcher uses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from hde_core.bootstrap import App
+from hde_core.channels.email import new_message_id
+from hde_core.db.models import (
+    Channel,
+    ContactIdentity,
+    CustomField,
+    Department,
+    Message,
+    NotificationTemplate,
+    Ticket,
+    User,
+    WaTemplate,
+)
+from hde_core.dispatch.delivery import deliver_now
+from hde_core.domain.addresses import (
+    Normalised,
+    normalise_email,
+    normalise_phone,
+    normalise_telegram,
+    normalise_viber,
+)
+from hde_core.domain.channels import ChannelKind
+from hde_core.domain.eligibility import AddressStatus, RecipientState, Verdict, evaluate
+from hde_core.domain.reasons import Action
+from hde_core.domain.roles import Role
+from hde_core.domain.statuses import MessageStatus
+from hde_core.domain.tickets import (
+    Author,
+    CustomFieldRule,
+    FieldError,
+    NotificationKind,
+    Priority,
+    decide_notification,
+    validate_ticket,
+)
+from hde_core.errors import NotFound, Refused
+from hde_core.services import audit
+from hde_core.services.channels import channel_by_name, channel_state
+from hde_core.services.contacts import find_identity, find_or_create_identity
+from hde_core.services.rendering import render_email, render_text
+
+S = MessageStatus
+
+
+@dataclass
+class TicketRequest:
+    channel: str
+    to: str
+    subject: str | None
+    body: str | None
+    department: str | None = None
+    priority: str | None = None
+    assignee: str | None = None
+    fields: dict[str, str] = field(default_factory=dict)
+    send_email: bool = True
+    from_client: bool = False
+    contact_name: str | None = None
+
+
+@dataclass
+class MessageInfo:
+    id: int
+    kind: str
+    status: str
+    provider_message_id: str | None = None
+    error_code: str | None = None
+    error_text: str | None = None
+
+
+@dataclass
+class TicketResult:
+    ticket_id: int
+    channel: str
+    action: str | None
+    recipient: str
+    messages: list[MessageInfo] = field(default_factory=list)
+    email_skipped: str | None = None
+
+    @property
+    def status(self) -> str | None:
+        """The status the client-facing message reached (the content, else the template)."""
+        return self.messages[-1].status if self.messages else None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "ticket_id": self.ticket_id,
+            "channel": self.channel,
+            "recipient": self.recipient,
+            "action": self.action,
+            "message_status": self.status,
+            "email_skipped": self.email_skipped,
+            "messages": [m.__dict__ for m in self.messages],
+        }
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """A resolved recipient: the address we send to, or why there is none."""
+
+    normalised: Normalised
+    identity: ContactIdentity | None = None
+
+
+def resolve_recipient(session: Session, channel: Channel, raw: str, region: str) -> Recipient:
+    """Normalise ``raw`` for the channel and find the contact's identity on it.
+
+    Telegram accepts a chat id, an @username or a phone the client shared;
+    Viber a Viber id or a shared phone; WhatsApp a phone number.
+    """
+    kind = ChannelKind(channel.kind)
+    if kind == ChannelKind.EMAIL:
+        n = normalise_email(raw)
+        return Recipient(
+            n, find_identity(session, channel.id, n.value) if n.ok and n.value else None
+        )
+    if kind in (ChannelKind.WHATSAPP, ChannelKind.WA_BUSINESS):
+        n = normalise_phone(raw, region)
+        return Recipient(
+            n, find_identity(session, channel.id, n.value) if n.ok and n.value else None
+        )
+    n = normalise_telegram(raw) if kind == ChannelKind.TELEGRAM else normalise_viber(raw)
+    if n.ok and n.value:
+        if n.value.startswith("@"):
+            return Recipient(n, find_identity(session, channel.id, n.value, by_username=True))
+        identity = find_identity(session, channel.id, n.value)
+        if identity is not None or kind == ChannelKind.VIBER or not n.value.lstrip("-").isdigit():
+            return Recipient(n, identity)
+        # a long digit string may also be a phone number
+    phone = normalise_phone(raw, region)
+    if phone.ok and phone.value:
+        return Recipient(phone, find_identity(session, channel.id, phone.value, by_phone=True))
+    return Recipient(n if n.status != AddressStatus.OK else phone)
+
+
+def ticket_context(
+    ticket: Ticket, department: Department | None, contact_name: str, address: str, actor: str
+) -> dict[str, Any]:
+    return {
+        "ticket": {
+            "id": ticket.id,
+            "subject": ticket.subject,
+            "body": ticket.body,
+            "priority": ticket.priority,
+            "department": department.name if department else "",
+            "fields": dict(ticket.fields or {}),
+        },
+        "contact": {"name": contact_name, "address": address},
+        "agent": {"login": actor},
+    }
+
+
+def _custom_field_rules(session: Session) -> list[CustomFieldRule]:
+    return [
+        CustomFieldRule(f.key, f.label, f.required) for f in session.scalars(select(CustomField))
+    ]
+
+
+def _enabled_notifications(session: Session) -> dict[NotificationKind, NotificationTemplate]:
+    return {
+        NotificationKind(t.kind): t
+        for t in session.scalars(
+            select(NotificationTemplate).where(NotificationTemplate.enabled.is_(True))
+        )
+    }
+
+
+def create_ticket(app: App, req: TicketRequest, actor: str) -> TicketResult:
+    """Validate and create, without any network call. Raises :class:`Refused` (nothing created)."""
+    now = app.clock.now()
+    with app.db.transaction() as session:
+        errors: list[FieldError] = []
+        try:
+            channel: Channel | None = channel_by_name(session, req.channel)
+        except NotFound as exc:
+            channel = None
+            errors.append(FieldError("channel", "not_found", {"name": req.channel, **exc.params}))
+        errors += validate_ticket(
+            req.subject, req.body, req.priority, req.fields, _custom_field_rules(session)
+        )
+
+        department = _department(session, req, channel, errors)
+        assignee = _assignee(session, req.assignee, errors)
+
+        recipient: Recipient | None = None
+        verdict: Verdict | None = None
+        if channel is not None:
+            recipient = resolve_recipient(session, channel, req.to, app.settings.default_region)
+            verdict = _eligibility(session, channel, recipient, now)
+            if not verdict.eligible:
+                errors.append(FieldError("to", verdict.reason.value, {"to": req.to}))
+        if errors:
+            raise Refused(errors, "error.ticket_refused")
+        assert channel is not None and recipient is not None and verdict is not None
+        assert recipient.normalised.value is not None
+
+        identity = recipient.identity or find_or_create_identity(
+            session, channel, recipient.normalised.value, name=req.contact_name
+        )
+        contact_name = req.contact_name or identity.display_name or identity.contact.name or ""
+        ticket = Ticket(
+            subject=(req.subject or "").strip(),
+            body=(req.body or "").strip(),
+            priority=req.priority or Priority.NORMAL.value,
+            department_id=department.id if department else None,
+            channel_id=channel.id,
+            contact_id=identity.contact_id,
+            identity_id=identity.id,
+            assignee_id=assignee.id if assignee else None,
+            author=(Author.CLIENT if req.from_client else Author.AGENT).value,
+            created_by=actor,
+            send_email=req.send_email,
+            fields={k: v for k, v in req.fields.items()},
+        )
+        session.add(ticket)
+        session.flush()
+        audit.record(
+            session,
+            audit.Event.TICKET_CREATED,
+            actor,
+            at=now,
+            ticket_id=ticket.id,
+            channel_id=channel.id,
+            channel=channel.name,
+            recipient=identity.address,
+            department=department.name if department else None,
+            priority=ticket.priority,
+            assignee=assignee.login if assignee else None,
+            author=ticket.author,
+            send_email=req.send_email if channel.kind == ChannelKind.EMAIL else "not_applicable",
+        )
+        result = TicketResult(ticket.id, channel.name, None, identity.address)
+        context = ticket_context(ticket, department, contact_name, identity.address, actor)
+        templates = _enabled_notifications(session)
+        decision = decide_notification(
+            ChannelKind(channel.kind), req.send_email, req.from_client, templates
+        )
+        if decision.skip_reason:
+            result.email_skipped = decision.skip_reason
+            audit.record(
+                session,
+                audit.Event.EMAIL_SKIPPED,
+                actor,
+                at=now,
+                ticket_id=ticket.id,
+                channel_id=channel.id,
+                reason=decision.skip_reason,
+                template=decision.kind.value,
+            )
+            return result
+
+        messages: list[Message] = []
+        if channel.kind == ChannelKind.EMAIL:
+            assert department is not None
+            tpl = templates[decision.kind]
+            email = render_email(tpl.subject, tpl.body, context)
+            messages.append(
+                _message(
+                    ticket,
+                    channel,
+                    identity,
+                    "email",
+                    f"ticket:{ticket.id}:email",
+                    {
+                        "subject": email.subject,
+                        "text": email.text,
+                        "html": email.html,
+                        "from_addr": department.mailbox,
+                        "from_name": department.name,
+                        "reply_to": department.mailbox,
+                        "message_id": new_message_id(department.mailbox),
+                        "department_id": department.id,
+                        "template": decision.kind.value,
+                        "headers": {"X-HDE-Ticket": str(ticket.id)},
+                    },
+                )
+            )
+        else:
+            text = ticket.body
+            if req.from_client and decision.kind in templates:
+                text = render_text(templates[decision.kind].body, context)
+            messages += _messenger_messages(
+                session, ticket, channel, identity, text, verdict, context
+            )
+        result.action = (verdict.action or Action.SEND).value
+        for i, m in enumerate(messages):
+            if i:  # the content waits behind the template (R12)
+                m.after_message_id = messages[0].id
+            session.add(m)
+            session.flush()
+            audit.record(
+                session,
+                audit.Event.MESSAGE_HELD
+                if m.status == S.HELD.value
+                else audit.Event.MESSAGE_QUEUED,
+                actor,
+                at=now,
+                ticket_id=ticket.id,
+                message_id=m.id,
+                channel_id=channel.id,
+                kind=m.kind,
+                mailbox=m.payload.get("from_addr"),
+                template=m.payload.get("template_name"),
+            )
+            result.messages.append(MessageInfo(m.id, m.kind, m.status))
+        return result
+
+
+def _message(
+    ticket: Ticket,
+    channel: Channel,
+    identity: ContactIdentity,
+    kind: str,
+    key: str,
+    payload: dict[str, Any],
+    status: MessageStatus = S.QUEUED,
+    category: str | None = None,
+) -> Message:
+    return Message(
+        ticket_id=ticket.id,
+        campaign_id=ticket.campaign_id,
+        channel_id=channel.id,
+        identity_id=identity.id,
+        recipient=identity.address,
+        kind=kind,
+        status=status.value,
+        payload=payload,
+        idempotency_key=key,
+        category=category,
+    )
+
+
+def _messenger_messages(
+    session: Session,
+    ticket: Ticket,
+    channel: Channel,
+    identity: ContactIdentity,
+    text: str,
+    verdict: Verdict,
+    context: Mapping[str, Any],
+) -> list[Message]:
+    content_key = f"ticket:{ticket.id}:text"
+    if verdict.action in (None, Action.SEND):
+        return [_message(ticket, channel, identity, "text", content_key, {"text": text})]
+    template = session.get(WaTemplate, channel.default_template_id)
+    assert template is not None
+    params = default_template_params(channel, template, context)
+    first = _message(
+        ticket,
+        channel,
+        identity,
+        "template",
+        f"ticket:{ticket.id}:template",
+        {
+            "template_name": template.name,
+            "language": template.language,
+            "params": params,
+            "parameter_format": template.parameter_format,
+        },
+        category=template.category.lower(),
+    )
+    content_status = S.HELD if verdict.action == Action.TEMPLATE_THEN_HOLD else S.QUEUED
+    return [
+        first,
+        _message(ticket, channel, identity, "text", content_key, {"text": text}, content_status),
+    ]
+
+
+def default_template_params(
+    channel: Channel, template: WaTemplate, context: Mapping[str, Any]
+) -> dict[str, str]:
+    """Values for the default template's body parameters from the channel's mapping
+    (``settings.default_template_params``: parameter → Jinja expression)."""
+    mapping: dict[str, str] = dict((channel.settings or {}).get("default_template_params") or {})
+    return {name: render_text(mapping.get(name, ""), context) for name in template.param_names}
+
+
+def _department(
+    session: Session, req: TicketRequest, channel: Channel | None, errors: list[FieldError]
+) -> Department | None:
+    if req.department:
+        dept = session.scalar(select(Department).where(Department.name == req.department))
+        if dept is None:
+            known = (
+                ", ".join(session.scalars(select(Department.name).order_by(Department.name))) or "—"
+            )
+            errors.append(
+                FieldError("department", "not_found", {"name": req.department, "known": known})
+            )
+        return dept
+    if channel is not None and channel.department_id:
+        return session.get(Department, channel.department_id)
+    if channel is not None and channel.kind == ChannelKind.EMAIL:
+        errors.append(FieldError("department", "required_for_email"))
+    return None
+
+
+def _assignee(session: Session, login: str | None, errors: list[FieldError]) -> User | None:
+    if not login:
+        return None
+    user = session.scalar(select(User).where(User.login == login, User.is_active.is_(True)))
+    if user is None or user.role == Role.VIEWER.value:
+        errors.append(FieldError("assignee", "not_found", {"name": login}))
+        return None
+    return user
+
+
+def _eligibility(
+    session: Session, channel: Channel, recipient: Recipient, now: datetime
+) -> Verdict:
+    identity = recipient.identity
+    state = RecipientState(
+        address=recipient.normalised.status,
+        has_written=bool(identity and identity.first_inbound_at),
+        opted_out=bool(identity and identity.opted_out_at),
+        last_inbound_at=identity.last_inbound_at if identity else None,
+    )
+    return evaluate(channel_state(session, channel), state, now)
+
+
+def refresh(app: App, result: TicketResult) -> TicketResult:
+    """Reload the messages' statuses after delivery."""
+    with app.db.reader() as session:
+        rows = session.scalars(
+            select(Message).where(Message.ticket_id == result.ticket_id).order_by(Message.id)
+        )
+        result.messages = [
+            MessageInfo(m.id, m.kind, m.status, m.provider_message_id, m.error_code, m.error_text)
+            for m in rows
+        ]
+    return result
+
+
+def initiate_ticket(app: App, req: TicketRequest, actor: str, deliver: bool = True) -> TicketResult:
+    """Create the ticket and hand its message to the provider at once."""
+    result = create_ticket(app, req, actor)
+    if deliver and result.messages:
+        deliver_now(app, [m.id for m in result.messages])
+    return refresh(app, result)
