@@ -158,6 +158,10 @@ class ChannelAdapter(ABC):
         """Answer a provider's verification GET (Meta ``hub.challenge``), or None."""
         return None
 
+    def webhook_reply(self, request: WebhookRequest, events: list[WebhookEvent]) -> Any:
+        """The JSON body to answer a webhook with (None: ``{"ok": true}``)."""
+        return None
+
 
 def constant_time_equals(a: str | bytes | None, b: str | bytes | None) -> bool:
     if a is None or b is None:

@@ -24,6 +24,7 @@ from hde_core.bootstrap import App, bootstrap, configure_logging
 from hde_core.config import PROJECT_ROOT, Settings, load_settings
 from hde_core.db.migrate import upgrade
 from hde_core.db.session import Database
+from hde_core.sandbox.server import HttpServicesService
 from hde_core.sandbox.smtp_sink import SmtpSink, mail_dir
 from hde_core.services.provision import provision
 
@@ -57,6 +58,7 @@ class SmtpSinkService:
 #: Background services of the demo, started in this order (stopped in reverse).
 SERVICES: list[Callable[[App, Settings], Service]] = [
     SmtpSinkService,
+    HttpServicesService,
 ]
 
 

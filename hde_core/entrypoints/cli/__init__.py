@@ -14,7 +14,7 @@ import sys
 import click
 
 from hde_core.bootstrap import configure_logging
-from hde_core.entrypoints import demo
+from hde_core.entrypoints import demo, webhooks
 from hde_core.entrypoints.cli import admin, tickets
 from hde_core.entrypoints.cli.common import CliState
 from hde_core.errors import HdeError
@@ -36,7 +36,7 @@ def cli(ctx: click.Context, actor: str | None) -> None:
 
 
 #: Command modules, registered explicitly (each adds its commands to ``cli``).
-for module in (admin, tickets, demo):
+for module in (admin, tickets, demo, webhooks):
     module.register(cli)
 
 

@@ -1,0 +1,83 @@
+"""One HTTP server for the embedded default: the webhook receiver plus the provider simulators.
+
+``/webhooks/<channel>`` is the receiver; ``/sim/<provider>/…`` are the simulators
+(registered in :data:`SIMULATORS`), each speaking its provider's documented
+protocol, so a sandbox channel's ``api_base`` is e.g.
+``http://127.0.0.1:8787/sim/telegram``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.routing import BaseRoute, Mount
+
+from hde_core.bootstrap import App
+from hde_core.config import Settings
+from hde_core.entrypoints.webhooks import webhook_routes
+
+log = logging.getLogger("hde.sandbox")
+
+#: Simulator factories by mount name: ``factory(settings) -> ASGI app``.
+SIMULATORS: dict[str, Callable[[Settings], Any]] = {}
+
+
+def build_http_app(app: App, with_simulators: bool = True) -> Starlette:
+    routes: list[BaseRoute] = list(webhook_routes(app))
+    if with_simulators:
+        routes += [
+            Mount(f"/sim/{name}", app=factory(app.settings)) for name, factory in SIMULATORS.items()
+        ]
+    return Starlette(routes=routes)
+
+
+class HttpServer:
+    """uvicorn in a background thread (the demo, and end-to-end tests)."""
+
+    def __init__(self, asgi: Any, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.server = uvicorn.Server(
+            uvicorn.Config(asgi, host=host, port=port, log_level="warning", lifespan="on")
+        )
+        self.thread = threading.Thread(target=self.server.run, name=f"http-{port}", daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self) -> HttpServer:
+        self.thread.start()
+        for _ in range(200):
+            if self.server.started:
+                return self
+            if not self.thread.is_alive():
+                raise RuntimeError(f"HTTP server on port {self.port} did not start")
+            threading.Event().wait(0.025)
+        raise RuntimeError(f"HTTP server on port {self.port} did not start in time")
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+class HttpServicesService:
+    """Demo service: receiver + simulators on HDE_SERVICES_HOST:HDE_SERVICES_PORT."""
+
+    name = "http"
+
+    def __init__(self, app: App, settings: Settings) -> None:
+        self.server = HttpServer(
+            build_http_app(app), settings.services_host, settings.services_port
+        )
+
+    def start(self) -> None:
+        self.server.start()
+        log.info("webhook receiver and simulators on %s", self.server.url)
+
+    def stop(self) -> None:
+        self.server.stop()

@@ -1,0 +1,217 @@
+"""Record what providers told us (webhooks and long polling), in one transaction per call.
+
+- An inbound message records that the client has written to this channel (R3),
+  opens or extends the 24-hour window (R12), lifts an earlier opt-out (the client
+  wrote again, R15) unless the message itself is a STOP word, and releases the
+  messages held for that client while the window is open.
+- A subscription (Viber ``subscribed``) counts as the client reaching out.
+- An opt-out is recorded and is final until the client writes again (R15).
+- A delivery status moves its message forward only (SPEC §3); one for a provider
+  id we do not know yet is kept and applied when the send is recorded.
+
+Redelivered events change nothing: inbound messages are deduplicated by the
+provider's id, statuses only move forward.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from hde_core.bootstrap import App
+from hde_core.db.models import Channel, ContactIdentity, InboundMessage, Message
+from hde_core.domain import events as ev
+from hde_core.domain.statuses import MessageStatus
+from hde_core.domain.window import window_is_open
+from hde_core.services import audit
+from hde_core.services.contacts import find_identity, find_or_create_identity, record_opt_out
+from hde_core.services.statuses import apply_status
+
+#: A reply that is exactly one of these words is a request not to be contacted (R15).
+STOP_WORDS = frozenset({"stop", "стоп", "unsubscribe", "отписаться", "отписка", "не писать"})
+
+
+def is_stop_word(text: str) -> bool:
+    return text.strip().strip(".!").lower() in STOP_WORDS
+
+
+def record_events(app: App, channel_id: int, events: list[ev.WebhookEvent]) -> Counter[str]:
+    """Store every event; returns counts per outcome (for logs and tests)."""
+    counts: Counter[str] = Counter()
+    if not events:
+        return counts
+    now = app.clock.now()
+    with app.db.transaction() as session:
+        channel = session.get(Channel, channel_id)
+        if channel is None:
+            return counts
+        for event in events:
+            if isinstance(event, ev.InboundMessage):
+                counts[_inbound(session, channel, event, now)] += 1
+            elif isinstance(event, ev.Subscribed):
+                counts[_subscribed(session, channel, event)] += 1
+            elif isinstance(event, ev.OptedOut):
+                counts[_opted_out(session, channel, event)] += 1
+            elif isinstance(event, ev.StatusUpdate):
+                counts[_status(session, channel, event)] += 1
+    return counts
+
+
+def _identity(
+    session: Session,
+    channel: Channel,
+    address: str,
+    *,
+    name: str | None = None,
+    username: str | None = None,
+    phone: str | None = None,
+) -> ContactIdentity:
+    identity = find_or_create_identity(
+        session, channel, address, name=name, username=username, phone=phone
+    )
+    if username and not identity.username:
+        identity.username = username.lstrip("@").lower()
+    if phone and not identity.phone:
+        identity.phone = phone
+    if name and not identity.display_name:
+        identity.display_name = name
+        if not identity.contact.name:
+            identity.contact.name = name
+    return identity
+
+
+def _mark_written(identity: ContactIdentity, at: datetime, extends_window: bool) -> None:
+    if identity.first_inbound_at is None or at < identity.first_inbound_at:
+        identity.first_inbound_at = at
+    if extends_window and (identity.last_inbound_at is None or at > identity.last_inbound_at):
+        identity.last_inbound_at = at
+
+
+def _inbound(session: Session, channel: Channel, event: ev.InboundMessage, now: datetime) -> str:
+    if session.scalar(
+        select(InboundMessage.id).where(
+            InboundMessage.channel_id == channel.id,
+            InboundMessage.provider_message_id == event.provider_message_id,
+        )
+    ):
+        return "duplicate"
+    identity = _identity(
+        session,
+        channel,
+        event.address,
+        name=event.display_name,
+        username=event.username,
+        phone=event.phone,
+    )
+    try:
+        with session.begin_nested():
+            session.add(
+                InboundMessage(
+                    channel_id=channel.id,
+                    identity_id=identity.id,
+                    provider_message_id=event.provider_message_id,
+                    text=event.text[:4000],
+                    received_at=event.at,
+                    raw=event.raw if isinstance(event.raw, dict) else {},
+                )
+            )
+    except IntegrityError:  # another receiver stored the same message a moment ago
+        return "duplicate"
+    _mark_written(identity, event.at, extends_window=True)
+    audit.record(
+        session,
+        audit.Event.INBOUND_RECEIVED,
+        "provider",
+        at=event.at,
+        channel_id=channel.id,
+        identity_id=identity.id,
+        provider_message_id=event.provider_message_id,
+    )
+    if is_stop_word(event.text):
+        record_opt_out(
+            session, identity.id, event.at, f"client wrote: {event.text.strip()[:50]}", "provider"
+        )
+        return "opted_out"
+    if identity.opted_out_at is not None and event.at > identity.opted_out_at:
+        identity.opted_out_at = None  # R15: they wrote to us again
+        identity.opt_out_reason = None
+    if window_is_open(identity.last_inbound_at, now):
+        release_held(session, identity.id, now)
+    return "inbound"
+
+
+def release_held(session: Session, identity_id: int, now: datetime) -> int:
+    """The client replied: messages held for the window go back to the queue (R12)."""
+    held = list(
+        session.scalars(
+            select(Message).where(
+                Message.identity_id == identity_id, Message.status == MessageStatus.HELD.value
+            )
+        )
+    )
+    if not held:
+        return 0
+    session.execute(
+        update(Message)
+        .where(Message.id.in_([m.id for m in held]), Message.status == MessageStatus.HELD.value)
+        .values(status=MessageStatus.QUEUED.value, next_attempt_at=None, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    for m in held:
+        audit.record(
+            session,
+            audit.Event.MESSAGE_RELEASED,
+            "provider",
+            at=now,
+            ticket_id=m.ticket_id,
+            message_id=m.id,
+            campaign_id=m.campaign_id,
+            channel_id=m.channel_id,
+        )
+    return len(held)
+
+
+def _subscribed(session: Session, channel: Channel, event: ev.Subscribed) -> str:
+    identity = _identity(
+        session, channel, event.address, name=event.display_name, username=event.username
+    )
+    _mark_written(identity, event.at, extends_window=False)
+    if identity.opted_out_at is not None and event.at > identity.opted_out_at:
+        identity.opted_out_at = None
+        identity.opt_out_reason = None
+    return "subscribed"
+
+
+def _opted_out(session: Session, channel: Channel, event: ev.OptedOut) -> str:
+    identity = find_identity(session, channel.id, event.address) or _identity(
+        session, channel, event.address
+    )
+    return (
+        "opted_out"
+        if record_opt_out(session, identity.id, event.at, event.reason, "provider")
+        else "duplicate"
+    )
+
+
+def _status(session: Session, channel: Channel, event: ev.StatusUpdate) -> str:
+    details: dict[str, Any] = {
+        "error_code": event.error_code,
+        "error_text": event.error_text,
+        "opt_out": event.opt_out or None,
+        "window_closed": event.window_closed or None,
+    }
+    changed = apply_status(
+        session,
+        channel.id,
+        event.provider_message_id,
+        event.status,
+        event.at,
+        details,
+        keep_if_unknown=True,
+    )
+    return "status" if changed is not None else "status_unchanged"
