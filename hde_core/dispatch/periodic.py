@@ -1,0 +1,25 @@
+"""Periodic jobs the dispatcher runs besides sending (explicit registry, not discovery).
+
+Each job is ``(name, interval_seconds, function(app) -> None)``. The worker runs a job
+when its interval has passed; a failing job is logged and retried at its next turn,
+never stopping the dispatcher. With several workers each runs the jobs; jobs must be
+idempotent (they are: recovering leases, checking channels, syncing templates).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from hde_core.bootstrap import App
+
+
+@dataclass(frozen=True)
+class PeriodicJob:
+    name: str
+    interval_seconds: float
+    run: Callable[[App], object]
+
+
+#: Jobs registered by the areas that own them (dispatch, channels, templates).
+PERIODIC_JOBS: list[PeriodicJob] = []
