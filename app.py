@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from hde_core.console import get_app, page_header, tr
+from hde_core.console import get_app, page, tr
 from hde_core.sandbox.smtp_sink import list_mail, mail_dir
 from hde_core.services.health import health
 
-page_header("app.title")
+page("app.title")
 app = get_app()
 info = health(app)
 

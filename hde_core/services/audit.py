@@ -78,3 +78,22 @@ def ticket_trail(session: Session, ticket_id: int) -> list[AuditEvent]:
     """Every event of a ticket and of its messages, oldest first."""
     stmt = select(AuditEvent).where(AuditEvent.ticket_id == ticket_id).order_by(AuditEvent.id)
     return list(session.scalars(stmt))
+
+
+def trail_rows(app: Any, ticket_id: int, lang: str | None = None) -> list[dict[str, Any]]:
+    """A ticket's trail for people: time, who, what (in their language), details."""
+    from hde_core.i18n import t
+
+    with app.db.reader() as session:
+        events = ticket_trail(session, ticket_id)
+    return [
+        {
+            t("audit.col.at", lang=lang): f"{e.at.astimezone():%Y-%m-%d %H:%M:%S}",
+            t("audit.col.actor", lang=lang): e.actor,
+            t("audit.col.event", lang=lang): t(f"audit_event.{e.event}", lang=lang),
+            t("audit.col.details", lang=lang): ", ".join(
+                f"{k}={v}" for k, v in sorted(e.data.items())
+            ),
+        }
+        for e in events
+    ]

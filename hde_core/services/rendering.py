@@ -16,6 +16,15 @@ from jinja2 import meta
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup
 
+#: Tags an agent can insert into a ticket's subject or body (filled in when it is created).
+TAGS = [
+    "{{ contact.name }}",
+    "{{ ticket.id }}",
+    "{{ ticket.subject }}",
+    "{{ ticket.department }}",
+    "{{ agent.login }}",
+]
+
 
 @cache
 def _env(autoescape: bool) -> SandboxedEnvironment:

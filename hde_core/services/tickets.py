@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from jinja2 import TemplateSyntaxError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -52,7 +53,7 @@ from hde_core.errors import NotFound, Refused
 from hde_core.services import audit
 from hde_core.services.channels import channel_by_name, channel_state
 from hde_core.services.contacts import find_identity, find_or_create_identity
-from hde_core.services.rendering import render_email, render_text
+from hde_core.services.rendering import check_template_syntax, render_email, render_text
 
 S = MessageStatus
 
@@ -164,6 +165,21 @@ def ticket_context(
     }
 
 
+def has_tags(text: str) -> bool:
+    return "{{" in text or "{%" in text
+
+
+def _tag_syntax(subject: str | None, body: str | None) -> list[FieldError]:
+    errors = []
+    for name, text in (("subject", subject), ("body", body)):
+        if text and has_tags(text):
+            try:
+                check_template_syntax(text)
+            except TemplateSyntaxError as exc:
+                errors.append(FieldError(name, "tag_syntax", {"error": exc.message or ""}))
+    return errors
+
+
 def _custom_field_rules(session: Session) -> list[CustomFieldRule]:
     return [
         CustomFieldRule(f.key, f.label, f.required) for f in session.scalars(select(CustomField))
@@ -192,6 +208,7 @@ def create_ticket(app: App, req: TicketRequest, actor: str) -> TicketResult:
         errors += validate_ticket(
             req.subject, req.body, req.priority, req.fields, _custom_field_rules(session)
         )
+        errors += _tag_syntax(req.subject, req.body)
 
         department = _department(session, req, channel, errors)
         assignee = _assignee(session, req.assignee, errors)
@@ -245,6 +262,11 @@ def create_ticket(app: App, req: TicketRequest, actor: str) -> TicketResult:
         )
         result = TicketResult(ticket.id, channel.name, None, identity.address)
         context = ticket_context(ticket, department, contact_name, identity.address, actor)
+        if has_tags(ticket.subject) or has_tags(ticket.body):
+            # Tags such as {{ contact.name }} in the agent's text are filled in once, here.
+            ticket.subject = " ".join(render_text(ticket.subject, context).split())
+            ticket.body = render_text(ticket.body, context).strip()
+            context = ticket_context(ticket, department, contact_name, identity.address, actor)
         templates = _enabled_notifications(session)
         decision = decide_notification(
             ChannelKind(channel.kind), req.send_email, req.from_client, templates

@@ -180,3 +180,24 @@ def test_same_address_is_one_contact(email_app, smtp_sink):
     initiate_ticket(email_app, request(to=" a@EXAMPLE.com"), "alice")
     assert count(email_app, Contact) == 1
     assert count(email_app, Ticket) == 2
+
+
+def test_tags_in_subject_and_body_are_filled_in(email_app, smtp_sink):
+    result = initiate_ticket(
+        email_app,
+        request(
+            subject="Заказ {{ ticket.fields.order_id }}",
+            body="{{ contact.name }}, ваш заказ готов.",
+            contact_name="Анна",
+        ),
+        "alice",
+    )
+    (mail,) = wait_for_mail(smtp_sink.directory, 1)
+    assert mail.subject == f"[#{result.ticket_id}] Заказ A-42"
+    assert "Анна, ваш заказ готов." in mail.text
+
+
+def test_broken_tag_is_refused(email_app):
+    with pytest.raises(Refused) as info:
+        initiate_ticket(email_app, request(body="Hi {{ contact.name "), "alice")
+    assert [(e.field, e.code) for e in info.value.errors] == [("body", "tag_syntax")]

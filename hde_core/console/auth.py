@@ -1,0 +1,74 @@
+"""Sign-in for the console: argon2-checked passwords (services.users), session expiry,
+a pause after repeated failures, sign-out. Roles gate every page and action."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import streamlit as st
+
+from hde_core.domain.roles import Permission, Role, can
+from hde_core.services.users import authenticate, paused_until
+
+#: A session ends after this long without activity, and at the latest after SESSION_MAX.
+SESSION_IDLE = timedelta(hours=2)
+SESSION_MAX = timedelta(hours=12)
+_KEY = "auth"
+
+
+@dataclass(frozen=True)
+class ConsoleUser:
+    login: str
+    role: Role
+    name: str
+
+    def can(self, permission: Permission) -> bool:
+        return can(self.role, permission)
+
+
+def current_user(now: datetime) -> ConsoleUser | None:
+    """The signed-in user, or None when nobody is signed in or the session expired."""
+    auth = st.session_state.get(_KEY)
+    if not auth:
+        return None
+    if now - auth["last_seen"] > SESSION_IDLE or now - auth["signed_in_at"] > SESSION_MAX:
+        st.session_state.pop(_KEY, None)
+        st.session_state["auth_expired"] = True
+        return None
+    auth["last_seen"] = now
+    return ConsoleUser(auth["login"], Role(auth["role"]), auth["name"])
+
+
+def sign_in_form(app, tr) -> None:  # type: ignore[no-untyped-def]
+    """Render the sign-in form; on success store the session and rerun."""
+    if st.session_state.pop("auth_expired", False):
+        st.info(tr("auth.expired"))
+    with st.form("sign_in"):
+        st.subheader(tr("auth.title"))
+        login = st.text_input(tr("auth.login"), key="sign_in_login")
+        password = st.text_input(tr("auth.password"), type="password", key="sign_in_password")
+        submitted = st.form_submit_button(tr("auth.submit"), type="primary")
+    if not submitted:
+        return
+    who = authenticate(app, login.strip(), password)
+    if who is None:
+        until = paused_until(app, login.strip())
+        if until is not None:
+            st.error(tr("auth.paused", until=f"{until.astimezone():%H:%M}"))
+        else:
+            st.error(tr("auth.failed"))
+        return
+    now = app.clock.now()
+    st.session_state[_KEY] = {
+        "login": who.login,
+        "role": who.role.value,
+        "name": who.display_name,
+        "signed_in_at": now,
+        "last_seen": now,
+    }
+    st.rerun()
+
+
+def sign_out() -> None:
+    st.session_state.pop(_KEY, None)

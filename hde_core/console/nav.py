@@ -1,0 +1,37 @@
+"""The console's pages: an explicit list, shown in the sidebar by role and language.
+
+Streamlit's own file-name navigation is hidden (``.streamlit/config.toml``) so that the
+menu can speak Russian or English and hide what a role may not use.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hde_core.config import PROJECT_ROOT
+from hde_core.domain.roles import Permission
+
+
+@dataclass(frozen=True)
+class NavItem:
+    path: str  # relative to the project root, as st.page_link wants it
+    label_key: str
+    permission: Permission
+    icon: str
+
+
+PAGES: list[NavItem] = [
+    NavItem("app.py", "nav.overview", Permission.VIEW, "🏠"),
+    NavItem("pages/1_new_ticket.py", "nav.new_ticket", Permission.CREATE_TICKET, "✉️"),
+    NavItem("pages/2_bulk.py", "nav.bulk", Permission.BULK_SEND, "📨"),
+    NavItem("pages/3_campaigns.py", "nav.campaigns", Permission.VIEW, "📊"),
+    NavItem("pages/4_channels.py", "nav.channels", Permission.VIEW, "🔌"),
+    NavItem("pages/5_templates.py", "nav.templates", Permission.VIEW, "🧩"),
+    NavItem("pages/6_windows.py", "nav.windows", Permission.VIEW, "⏱️"),
+    NavItem("pages/7_audit.py", "nav.audit", Permission.VIEW, "🧾"),
+    NavItem("pages/8_users.py", "nav.users", Permission.MANAGE_USERS, "👥"),
+]
+
+
+def existing_pages() -> list[NavItem]:
+    return [p for p in PAGES if (PROJECT_ROOT / p.path).exists()]

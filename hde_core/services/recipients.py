@@ -1,0 +1,164 @@
+"""Finding a client and seeing, per channel, whether and how they can be written to.
+
+Used by the console's new-ticket page: search by name, email, phone or messenger
+username; then for each channel the contact has (merged, R9) the eligibility
+verdict in plain words, and for WhatsApp Business the window state and what will
+happen (send, template then hold, template then send).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import func, or_, select
+
+from hde_core.bootstrap import App
+from hde_core.db.models import Channel, Contact, ContactIdentity
+from hde_core.domain.addresses import normalise_email, normalise_phone
+from hde_core.domain.channels import ChannelKind
+from hde_core.domain.eligibility import AddressStatus, RecipientState, Verdict, evaluate
+from hde_core.domain.window import window_closes_at, window_is_open
+from hde_core.services.channels import channel_state
+
+
+@dataclass(frozen=True)
+class IdentityInfo:
+    channel_id: int
+    channel: str
+    kind: str
+    address: str
+    username: str | None
+
+
+@dataclass(frozen=True)
+class ContactSummary:
+    contact_id: int
+    name: str
+    identities: list[IdentityInfo] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ChannelOption:
+    """One channel the ticket could go through, with its verdict for this recipient."""
+
+    channel_id: int
+    channel: str
+    kind: str
+    address: str | None  # where it would go (None: the contact has no address there)
+    verdict: Verdict
+    window_open: bool | None = None  # WhatsApp Business only
+    window_closes_at: datetime | None = None
+    department_id: int | None = None
+
+
+def search_contacts(app: App, query: str, limit: int = 20) -> list[ContactSummary]:
+    """Contacts whose name, address, username or phone matches ``query``."""
+    query = query.strip()
+    if len(query) < 2:
+        return []
+    like = f"%{query.lower()}%"
+    conditions = [
+        func.lower(Contact.name).like(like),
+        func.lower(ContactIdentity.address).like(like),
+        func.lower(ContactIdentity.username).like(like.replace("@", "")),
+        func.lower(ContactIdentity.display_name).like(like),
+    ]
+    phone = normalise_phone(query, app.settings.default_region)
+    if phone.ok:
+        conditions += [ContactIdentity.address == phone.value, ContactIdentity.phone == phone.value]
+    with app.db.reader() as session:
+        ids = list(
+            session.scalars(
+                select(Contact.id)
+                .outerjoin(ContactIdentity, ContactIdentity.contact_id == Contact.id)
+                .where(or_(*conditions))
+                .group_by(Contact.id)
+                .order_by(Contact.id.desc())
+                .limit(limit)
+            )
+        )
+        if not ids:
+            return []
+        rows = session.execute(
+            select(
+                Contact.id,
+                Contact.name,
+                Channel.id,
+                Channel.name,
+                Channel.kind,
+                ContactIdentity.address,
+                ContactIdentity.username,
+                ContactIdentity.display_name,
+            )
+            .join(ContactIdentity, ContactIdentity.contact_id == Contact.id)
+            .join(Channel, Channel.id == ContactIdentity.channel_id)
+            .where(Contact.id.in_(ids))
+            .order_by(Contact.id.desc(), Channel.name)
+        ).all()
+    found: dict[int, ContactSummary] = {}
+    for cid, name, ch_id, ch_name, kind, address, username, display in rows:
+        summary = found.setdefault(cid, ContactSummary(cid, name or display or address))
+        summary.identities.append(IdentityInfo(ch_id, ch_name, kind, address, username))
+    return [found[i] for i in ids if i in found]
+
+
+def channel_options(
+    app: App, contact_id: int | None = None, typed_address: str | None = None
+) -> list[ChannelOption]:
+    """Every enabled channel with its verdict for the contact (or for an address typed in)."""
+    now = app.clock.now()
+    region = app.settings.default_region
+    options: list[ChannelOption] = []
+    with app.db.reader() as session:
+        identities: dict[int, ContactIdentity] = {}
+        if contact_id is not None:
+            for identity in session.scalars(
+                select(ContactIdentity).where(ContactIdentity.contact_id == contact_id)
+            ):
+                identities[identity.channel_id] = identity
+        for channel in session.scalars(select(Channel).order_by(Channel.name)):
+            state = channel_state(session, channel)
+            identity = identities.get(channel.id)
+            address = identity.address if identity else None
+            address_status = AddressStatus.OK if identity else AddressStatus.MISSING
+            if identity is None and typed_address:
+                typed = (
+                    normalise_email(typed_address)
+                    if channel.kind == ChannelKind.EMAIL
+                    else normalise_phone(typed_address, region)
+                )
+                address_status = typed.status
+                address = typed.value
+                if typed.ok and channel.kind != ChannelKind.EMAIL:
+                    identity = session.scalar(
+                        select(ContactIdentity).where(
+                            ContactIdentity.channel_id == channel.id,
+                            or_(
+                                ContactIdentity.address == typed.value,
+                                ContactIdentity.phone == typed.value,
+                            ),
+                        )
+                    )
+            recipient = RecipientState(
+                address=address_status,
+                has_written=bool(identity and identity.first_inbound_at),
+                opted_out=bool(identity and identity.opted_out_at),
+                last_inbound_at=identity.last_inbound_at if identity else None,
+            )
+            verdict = evaluate(state, recipient, now)
+            is_wa = channel.kind == ChannelKind.WA_BUSINESS
+            last = identity.last_inbound_at if identity else None
+            options.append(
+                ChannelOption(
+                    channel_id=channel.id,
+                    channel=channel.name,
+                    kind=channel.kind,
+                    address=address,
+                    verdict=verdict,
+                    window_open=window_is_open(last, now) if is_wa else None,
+                    window_closes_at=window_closes_at(last) if is_wa else None,
+                    department_id=channel.department_id,
+                )
+            )
+    return options

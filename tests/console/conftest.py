@@ -1,0 +1,56 @@
+"""Console test harness: a migrated SQLite database the console's own App reads, users per role,
+and AppTest runners (signed in by seeding the session, or through the real sign-in form)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from hde_core.bootstrap import bootstrap
+from hde_core.services.users import add_user
+from tests.conftest import TEST_SECRET, make_settings
+
+ROOT = Path(__file__).resolve().parents[2]
+PASSWORD = "correct-horse-42"
+ROLES = ("admin", "team_lead", "agent", "viewer")
+
+
+@pytest.fixture
+def console_app(sqlite_url, data_dir, monkeypatch):
+    """The App the console will build (same database), with one user per role."""
+    monkeypatch.setenv("HDE_DATABASE_URL", sqlite_url)
+    monkeypatch.setenv("HDE_SECRET_KEY", TEST_SECRET)
+    monkeypatch.setenv("HDE_DATA_DIR", str(data_dir))
+    monkeypatch.delenv("HDE_LANG", raising=False)
+    st.cache_resource.clear()  # the console caches its App per process
+    app = bootstrap(make_settings(sqlite_url, data_dir))
+    for role in ROLES:
+        add_user(app, role, role, PASSWORD, "setup", display_name=f"{role.title()} User")
+    yield app
+    app.close()
+    st.cache_resource.clear()
+
+
+def run_page(path: str, role: str | None = "admin", lang: str | None = None, **state) -> AppTest:
+    """Run one page as ``role`` (None: not signed in)."""
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30)
+    if path != "app.py":
+        at.switch_page(path)
+    if role:
+        now = datetime.now(UTC)
+        at.session_state["auth"] = {
+            "login": role,
+            "role": role,
+            "name": f"{role.title()} User",
+            "signed_in_at": now,
+            "last_seen": now,
+        }
+    if lang:
+        at.session_state["lang"] = lang
+    for key, value in state.items():
+        at.session_state[key] = value
+    return at.run()

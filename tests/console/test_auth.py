@@ -1,0 +1,106 @@
+"""Sign-in, roles and the menu (SPEC §6, issue 7 §2)."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from hde_core.console.nav import existing_pages
+from tests.console.conftest import PASSWORD, ROOT, run_page
+
+
+def sign_in(at: AppTest, login: str, password: str) -> AppTest:
+    at.text_input(key="sign_in_login").input(login)
+    at.text_input(key="sign_in_password").input(password)
+    return at.button[0].click().run()
+
+
+def test_nobody_signed_in_sees_only_the_form(console_app):
+    at = run_page("app.py", role=None)
+    assert not at.exception
+    assert [t.label for t in at.text_input] == ["Логин", "Пароль"]
+    assert not at.metric  # nothing of the product shows
+
+
+def test_sign_in_with_the_right_password(console_app):
+    at = sign_in(run_page("app.py", role=None), "lead", PASSWORD)
+    assert at.error  # no such login
+    at = sign_in(run_page("app.py", role=None), "team_lead", PASSWORD)
+    assert not at.exception and not at.error
+    assert at.session_state["auth"]["role"] == "team_lead"
+    assert "Вы вошли как Team_Lead User (руководитель группы)" in [
+        c.value for c in at.sidebar.caption
+    ]
+
+
+def test_wrong_password_then_pause(console_app):
+    at = run_page("app.py", role=None)
+    for _ in range(5):
+        at = sign_in(at, "agent", "nope-nope")
+    at = sign_in(at, "agent", PASSWORD)
+    assert "приостановлен" in at.error[0].value
+    assert "auth" not in at.session_state
+
+
+def test_session_expires_after_idle_time(console_app):
+    old = datetime.now(UTC) - timedelta(hours=3)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30)
+    at.session_state["auth"] = {
+        "login": "agent",
+        "role": "agent",
+        "name": "A",
+        "signed_in_at": old,
+        "last_seen": old,
+    }
+    at.run()
+    assert "Сеанс завершён" in at.info[0].value
+    assert [t.label for t in at.text_input] == ["Логин", "Пароль"]
+
+
+def test_sign_out(console_app):
+    at = run_page("app.py", role="agent")
+    at.sidebar.button(key="sign_out").click().run()
+    assert "auth" not in at.session_state
+
+
+@pytest.mark.parametrize(
+    ("role", "visible"),
+    [
+        (
+            "viewer",
+            {
+                "nav.overview",
+                "nav.campaigns",
+                "nav.channels",
+                "nav.templates",
+                "nav.windows",
+                "nav.audit",
+            },
+        ),
+        (
+            "agent",
+            {
+                "nav.overview",
+                "nav.new_ticket",
+                "nav.campaigns",
+                "nav.channels",
+                "nav.templates",
+                "nav.windows",
+                "nav.audit",
+            },
+        ),
+    ],
+)
+def test_menu_shows_what_the_role_may_use(console_app, role, visible):
+    at = run_page("app.py", role=role, lang="en")
+    from hde_core.i18n import t
+
+    expected = [t(p.label_key, lang="en") for p in existing_pages() if p.label_key in visible]
+    shown = [link.label for link in at.sidebar.get("page_link")]
+    assert shown == expected
+
+
+def test_viewer_cannot_open_new_ticket(console_app):
+    at = run_page("pages/1_new_ticket.py", role="viewer")
+    assert "Ваша роль не даёт доступа" in at.error[0].value
+    assert not any(b.key == "nt_submit" for b in at.button)

@@ -1,0 +1,88 @@
+"""The new-ticket page: find a client, see the channel verdict, send, see the trail (issue 7 §3)."""
+
+from hde_core.sandbox.smtp_sink import wait_for_mail
+from hde_core.services.tickets import TicketRequest, initiate_ticket
+from tests.console.conftest import run_page
+from tests.services.helpers import provision_email
+
+
+def fill(at, **values):
+    for key, value in values.items():
+        widget = at.text_input(key=key) if key != "nt_body" else at.text_area(key=key)
+        widget.input(value)
+    return at
+
+
+def test_agent_sends_email_to_a_new_address(console_app, tmp_path, smtp_sink):
+    provision_email(console_app, tmp_path, smtp_sink.url)
+    at = run_page("pages/1_new_ticket.py", role="agent")
+    assert not at.exception
+    at.text_input(key="nt_to").input("new.client@example.com").run()
+    assert "Уйдёт на new.client@example.com" in at.success[0].value
+    at.selectbox(key="nt_department").select("IT").run()
+    assert "Письмо уйдёт с адреса it@company.com." in [c.value for c in at.caption]
+    fill(at, nt_subject="Ваш заказ", nt_body="Заказ готов", nt_field_order_id="77")
+    at.button(key="nt_submit").click().run()
+    assert not at.exception
+    assert "Заявка №1 создана" in at.success[-1].value
+    (mail,) = wait_for_mail(smtp_sink.directory, 1)
+    assert mail.from_header == "IT <it@company.com>"
+    trail = at.dataframe[-1].value
+    assert list(trail["Что"]) == [
+        "Заявка создана",
+        "Сообщение в очереди",
+        "Передаётся провайдеру",
+        "Отправлено",
+    ]
+    assert trail["Кто"].iloc[0] == "agent"
+
+
+def test_missing_required_field_is_explained(console_app, tmp_path, smtp_sink):
+    provision_email(console_app, tmp_path, smtp_sink.url)
+    at = run_page("pages/1_new_ticket.py", role="agent", lang="en")
+    at.text_input(key="nt_to").input("x@example.com").run()
+    fill(at, nt_subject="Hi", nt_body="Body")
+    at.button(key="nt_submit").click().run()
+    assert at.error[0].value == "The ticket was not created:"
+    assert "order_id: required, fill it in." in at.markdown[-1].value
+
+
+def test_find_existing_client_and_insert_a_tag(console_app, tmp_path, smtp_sink):
+    provision_email(console_app, tmp_path, smtp_sink.url)
+    initiate_ticket(
+        console_app,
+        TicketRequest(
+            "email",
+            "anna@example.com",
+            "s",
+            "b",
+            fields={"order_id": "1"},
+            contact_name="Анна Петрова",
+        ),
+        "lead",
+    )
+    at = run_page("pages/1_new_ticket.py", role="agent")
+    assert not at.exception
+    at.text_input(key="nt_search").input("петрова").run()
+    contact_ids = at.radio(key="nt_contact").options
+    assert len(contact_ids) == 2
+    at.radio(key="nt_contact").set_value(at.radio(key="nt_contact").options[1]).run()
+    assert "anna@example.com" in at.success[0].value
+    at.selectbox(key="nt_tag").select("{{ contact.name }}").run()
+    at.button(key="nt_insert").click().run()
+    assert at.text_area(key="nt_body").value == "{{ contact.name }}"
+
+
+def test_email_flag_is_not_applicable_to_messengers(console_app, tmp_path):
+    path = tmp_path / "tg.toml"
+    path.write_text(
+        '[[channels]]\nname = "tg"\nkind = "telegram"\n[channels.credentials]\ntoken = "1:A"\n'
+    )
+    from hde_core.services.provision import provision
+
+    provision(console_app, path, "admin")
+    at = run_page("pages/1_new_ticket.py", role="agent", lang="en")
+    at.text_input(key="nt_to").input("+79123456789").run()
+    assert at.checkbox(key="nt_send_email").disabled
+    assert "never written to this channel" in at.warning[0].value
+    assert at.button(key="nt_submit").disabled
