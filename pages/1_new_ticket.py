@@ -54,7 +54,7 @@ by_id: dict[int, ChannelOption] = {o.channel_id: o for o in channel_list}
 
 def _option_label(channel_id: int) -> str:
     option = by_id[channel_id]
-    mark = "✅" if option.verdict.eligible else "⛔"
+    mark = "✓" if option.verdict.eligible else "✗"
     return f"{mark} {option.channel} ({option.kind})"
 
 

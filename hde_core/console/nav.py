@@ -21,15 +21,22 @@ class NavItem:
 
 
 PAGES: list[NavItem] = [
-    NavItem("app.py", "nav.overview", Permission.VIEW, "🏠"),
-    NavItem("pages/1_new_ticket.py", "nav.new_ticket", Permission.CREATE_TICKET, "✉️"),
-    NavItem("pages/2_bulk.py", "nav.bulk", Permission.BULK_SEND, "📨"),
-    NavItem("pages/3_campaigns.py", "nav.campaigns", Permission.VIEW, "📊"),
-    NavItem("pages/4_channels.py", "nav.channels", Permission.VIEW, "🔌"),
-    NavItem("pages/5_templates.py", "nav.templates", Permission.VIEW, "🧩"),
-    NavItem("pages/6_windows.py", "nav.windows", Permission.VIEW, "⏱️"),
-    NavItem("pages/7_audit.py", "nav.audit", Permission.VIEW, "🧾"),
-    NavItem("pages/8_users.py", "nav.users", Permission.MANAGE_USERS, "👥"),
+    NavItem("app.py", "nav.overview", Permission.VIEW, ":material/home:"),
+    NavItem(
+        "pages/1_new_ticket.py", "nav.new_ticket", Permission.CREATE_TICKET, ":material/edit_note:"
+    ),
+    NavItem("pages/2_bulk.py", "nav.bulk", Permission.BULK_SEND, ":material/campaign:"),
+    NavItem("pages/3_campaigns.py", "nav.campaigns", Permission.VIEW, ":material/monitoring:"),
+    NavItem(
+        "pages/4_channels.py",
+        "nav.channels",
+        Permission.VIEW,
+        ":material/settings_input_component:",
+    ),
+    NavItem("pages/5_templates.py", "nav.templates", Permission.VIEW, ":material/description:"),
+    NavItem("pages/6_windows.py", "nav.windows", Permission.VIEW, ":material/schedule:"),
+    NavItem("pages/7_audit.py", "nav.audit", Permission.VIEW, ":material/fact_check:"),
+    NavItem("pages/8_users.py", "nav.users", Permission.MANAGE_USERS, ":material/group:"),
 ]
 
 

@@ -18,7 +18,7 @@ def test_agent_sends_email_to_a_new_address(console_app, tmp_path, smtp_sink):
     at = run_page("pages/1_new_ticket.py", role="agent")
     assert not at.exception
     at.text_input(key="nt_to").input("new.client@example.com").run()
-    assert "Уйдёт на new.client@example.com" in at.success[0].value
+    assert "Получатель: new.client@example.com" in at.success[0].value
     at.selectbox(key="nt_department").select("IT").run()
     assert "Письмо уйдёт с адреса it@company.com." in [c.value for c in at.caption]
     fill(at, nt_subject="Ваш заказ", nt_body="Заказ готов", nt_field_order_id="77")

@@ -1,0 +1,147 @@
+"""Browser tests: the real console (``streamlit run app.py``) driven by Playwright in the
+Debian ``chromium``. Mandatory under CI=true (fail, never skip); elsewhere they skip
+with a message saying what is missing."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from hde_core.bootstrap import bootstrap
+from hde_core.sandbox.smtp_sink import free_port
+from hde_core.services.users import add_user
+from tests.conftest import CI, TEST_SECRET, make_settings
+
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = ROOT / "docs" / "screenshots"
+PASSWORD = "correct-horse-42"
+
+
+def _chromium() -> str:
+    path = (
+        os.environ.get("HDE_CHROMIUM")
+        or shutil.which("chromium")
+        or shutil.which("chromium-browser")
+    )
+    if path:
+        return path
+    message = (
+        "Chromium not installed: `apt-get install chromium` (Debian package) to run browser tests"
+    )
+    if CI:
+        pytest.fail(message + " — mandatory under CI=true")
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    """One Chromium per test module (module scope: Playwright's sync API keeps an event loop
+    running in this thread while it is open)."""
+    path = _chromium()
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        message = "Playwright not installed (requirements-dev.txt)"
+        if CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=path, headless=True, args=["--no-sandbox"])
+        yield b
+        b.close()
+
+
+class Console:
+    """A running console process with its own database and users."""
+
+    def __init__(self, url: str, app: object, data_dir: Path) -> None:
+        self.url = url
+        self.app = app
+        self.data_dir = data_dir
+
+
+@pytest.fixture
+def console(sqlite_url: str, data_dir: Path) -> Iterator[Console]:
+    app = bootstrap(make_settings(sqlite_url, data_dir))
+    for role in ("admin", "team_lead", "agent", "viewer"):
+        add_user(app, role, role, PASSWORD, "setup", display_name=f"{role.title()} User")
+    port = free_port()
+    env = {
+        **os.environ,
+        "HDE_DATABASE_URL": sqlite_url,
+        "HDE_SECRET_KEY": TEST_SECRET,
+        "HDE_DATA_DIR": str(data_dir),
+        "HDE_LANG": "ru",
+    }
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            str(ROOT / "app.py"),
+            "--server.port",
+            str(port),
+            "--server.headless",
+            "true",
+            "--browser.gatherUsageStats",
+            "false",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/_stcore/health", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    else:
+        proc.kill()
+        pytest.fail(
+            "the console did not start: " + (proc.stderr.read().decode() if proc.stderr else "")
+        )
+    yield Console(url, app, data_dir)
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    app.close()  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def page(browser, console):  # type: ignore[no-untyped-def]
+    context = browser.new_context(viewport={"width": 1400, "height": 1800}, locale="ru-RU")
+    pg = context.new_page()
+    errors: list[str] = []
+    pg.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    pg.on("pageerror", lambda exc: errors.append(str(exc)))
+    pg.console_errors = errors  # type: ignore[attr-defined]
+    yield pg
+    context.close()
+
+
+def sign_in(page, console: Console, login: str) -> None:  # type: ignore[no-untyped-def]
+    page.goto(console.url)
+    page.get_by_label("Логин").fill(login)
+    page.get_by_label("Пароль").fill(PASSWORD)
+    page.get_by_role("button", name="Войти").click()
+    page.get_by_text("Вы вошли как").wait_for(timeout=20_000)
+
+
+def shot(page, name: str) -> None:  # type: ignore[no-untyped-def]
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
