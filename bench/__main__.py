@@ -12,7 +12,9 @@ import sys
 from bench.common import Figure, write_results
 
 #: name → module path; each module has ``run(argv: list[str]) -> list[Figure]``.
-BENCHMARKS: dict[str, str] = {}
+BENCHMARKS: dict[str, str] = {
+    "dashboards": "bench.dashboards",
+}
 
 
 def main(argv: list[str]) -> int:

@@ -28,15 +28,20 @@ class Figure:
     ok: bool | None = None
     peak_rss_mb: float | None = None
     note: str = ""
+    #: True for durations (seconds): the ratio is then baseline / value, so "10×" always
+    #: means ten times better than the naive baseline.
+    lower_is_better: bool = False
 
     @property
     def ratio(self) -> float | None:
-        if self.baseline in (None, 0):
+        if not self.baseline or not self.value:
             return None
-        return self.value / self.baseline  # type: ignore[operator]
+        if self.lower_is_better:
+            return self.baseline / self.value
+        return self.value / self.baseline
 
     def row(self) -> str:
-        ratio = f"{self.ratio:.1f}×" if self.ratio is not None else "—"
+        ratio = f"{self.ratio:.1f}× better" if self.ratio is not None else "—"
         base = f"{self.baseline:,.2f}" if self.baseline is not None else "—"
         rss = f"{self.peak_rss_mb:,.0f}" if self.peak_rss_mb is not None else "—"
         ok = {True: "✅", False: "❌", None: ""}[self.ok]

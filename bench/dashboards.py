@@ -1,0 +1,211 @@
+"""Dashboard queries on a big PostgreSQL database (issue: Console II).
+
+Fills a fresh database with 1,000,000 messages and 5,000,000 audit events over 30 days
+and 10 channels (server-side ``generate_series``, so the fill itself is quick), then
+times every dashboard query and the overview's whole server-side run, each beside a
+naive baseline from the same run (rows loaded into pandas, then grouped), and prints
+the ``EXPLAIN`` of each query.
+
+Needs PostgreSQL: ``HDE_BENCH_POSTGRES_URL`` (default: the local server).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from bench.common import Figure, peak_rss_mb
+from hde_core.bootstrap import bootstrap
+from hde_core.config import Settings
+from hde_core.db.migrate import upgrade
+from hde_core.db.session import Database
+from hde_core.services import dashboards
+
+SERVER = os.environ.get(
+    "HDE_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+MESSAGES = int(os.environ.get("HDE_BENCH_MESSAGES", "1000000"))
+AUDIT = int(os.environ.get("HDE_BENCH_AUDIT", "5000000"))
+CHANNELS = 10
+DAYS = 30
+
+FILL = """
+INSERT INTO channels (name, kind, provider, settings, enabled, is_sandbox, connection_status, rate_per_sec, burst,
+                      max_attempts, initiation_enabled, send_after_template, created_at, updated_at)
+SELECT 'ch' || g, (ARRAY['email','telegram','viber','whatsapp','wa_business'])[1 + g % 5],
+       (ARRAY['smtp','telegram','viber','green_api','meta_cloud'])[1 + g % 5], '{{}}', true, true, 'connected',
+       80, 80, 8, false, false, now(), now()
+FROM generate_series(1, {channels}) g;
+
+INSERT INTO contacts (name, attributes, created_at, updated_at)
+SELECT 'Client ' || g, '{{}}', now(), now() FROM generate_series(1, 200000) g;
+
+INSERT INTO contact_identities (contact_id, channel_id, address, first_inbound_at, last_inbound_at, created_at)
+SELECT g, 1 + g % {channels}, '+7900' || lpad(g::text, 7, '0'),
+       now() - interval '40 days', now() - (g % 72) * interval '1 hour', now()
+FROM generate_series(1, 200000) g;
+
+INSERT INTO tickets (subject, body, priority, status, channel_id, contact_id, identity_id, author, created_by,
+                     send_email, fields, created_at, updated_at)
+SELECT 'Subject ' || g, 'Body', 'normal', 'open', 1 + g % {channels}, 1 + g % 200000, 1 + g % 200000, 'agent',
+       'bench', false, '{{}}', now() - (g % ({days} * 1440)) * interval '1 minute', now()
+FROM generate_series(1, {messages}) g;
+
+INSERT INTO messages (ticket_id, channel_id, identity_id, recipient, kind, status, payload, attempts,
+                      idempotency_key, created_at, updated_at, sent_at, delivered_at, read_at, failed_at,
+                      error_class, error_code, error_text)
+SELECT g, 1 + g % {channels}, 1 + g % 200000, '+7900' || lpad((g % 200000)::text, 7, '0'), 'text',
+       s.status, '{{}}', 1, 'bench:' || g, c.created, c.created,
+       CASE WHEN s.status IN ('sent','delivered','read') THEN c.created + interval '2 seconds' END,
+       CASE WHEN s.status IN ('delivered','read') THEN c.created + interval '40 seconds' END,
+       CASE WHEN s.status = 'read' THEN c.created + interval '15 minutes' END,
+       CASE WHEN s.status = 'failed' THEN c.created + interval '3 seconds' END,
+       CASE WHEN s.status = 'failed' THEN 'not_reachable' END,
+       CASE WHEN s.status = 'failed' THEN (ARRAY['131026','403','550','6'])[1 + g % 4] END,
+       CASE WHEN s.status = 'failed' THEN 'recipient cannot be reached' END
+FROM generate_series(1, {messages}) g
+CROSS JOIN LATERAL (SELECT now() - (g % ({days} * 1440)) * interval '1 minute' AS created) c
+CROSS JOIN LATERAL (SELECT (ARRAY['read','read','read','delivered','delivered','sent','failed','queued',
+                                  'held','uncertain','read','delivered'])[1 + (g * 7) % 12] AS status) s;
+
+INSERT INTO audit_events (at, actor, event, ticket_id, message_id, channel_id, data)
+SELECT now() - (g % ({days} * 1440)) * interval '1 minute', 'dispatcher',
+       (ARRAY['message_queued','message_sending','message_sent','status_delivered','status_read'])[1 + g % 5],
+       1 + (g / 5) % {messages}, 1 + (g / 5) % {messages}, 1 + g % {channels}, '{{}}'
+FROM generate_series(1, {audit}) g;
+ANALYZE;
+"""
+
+#: The naive baseline loads the rows a query needs and aggregates in pandas.
+BASELINE_SQL = {
+    "statuses_week": "SELECT status FROM messages WHERE created_at >= :since",
+    "rates_week": "SELECT channel_id, status FROM messages WHERE created_at >= :since",
+    "funnel_30d": "SELECT channel_id, status FROM messages WHERE created_at >= :since30",
+    "statuses_by_day": "SELECT created_at, status FROM messages WHERE created_at >= :since30",
+    "failure_reasons": "SELECT error_class, error_code FROM messages WHERE status = 'failed' AND created_at >= :since30",
+    "delivery_times": "SELECT channel_id, sent_at, delivered_at, read_at FROM messages WHERE created_at >= :since30",
+    "ticket_trail": "SELECT * FROM audit_events",
+}
+
+
+def _timed(fn: Callable[[], Any], repeat: int = 3) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def run(argv: list[str]) -> list[Figure]:
+    name = f"hde_bench_dash_{uuid.uuid4().hex[:6]}"
+    admin = create_engine(SERVER, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(SERVER).set(database=name).render_as_string(hide_password=False)
+    figures: list[Figure] = []
+    try:
+        db = Database(url)
+        upgrade(db)
+        t0 = time.perf_counter()
+        with db.engine.begin() as conn:  # psycopg without parameters: '%' is the modulo operator
+            conn.connection.driver_connection.execute(  # type: ignore[union-attr]
+                FILL.format(channels=CHANNELS, messages=MESSAGES, audit=AUDIT, days=DAYS)
+            )
+        print(
+            f"  filled {MESSAGES:,} messages and {AUDIT:,} audit events in {time.perf_counter() - t0:.0f} s",
+            flush=True,
+        )
+        db.dispose()
+        app = bootstrap(
+            Settings(database_url=url, secret_key="bench-secret-key-0123456789"), check_schema=True
+        )
+        now = app.clock.now()
+        since7 = now.replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=6)
+        since30 = now - timedelta(days=30)
+        queries: dict[str, Callable[[], Any]] = {
+            "overview (whole page, server side)": lambda: dashboards.overview(app),
+            "funnel_30d": lambda: dashboards.funnel(app, since=since30),
+            "statuses_by_day": lambda: dashboards.statuses_by_day(app, days=30),
+            "failure_reasons": lambda: dashboards.failure_reasons(app, since=since30),
+            "delivery_times": lambda: dashboards.delivery_times(app, since=since30),
+            "ticket_trail": lambda: _trail(app, MESSAGES // 2),
+        }
+        baselines = {
+            "overview (whole page, server side)": ["statuses_week", "rates_week"],
+            "funnel_30d": ["funnel_30d"],
+            "statuses_by_day": ["statuses_by_day"],
+            "failure_reasons": ["failure_reasons"],
+            "delivery_times": ["delivery_times"],
+            "ticket_trail": [],
+        }
+        for label, fn in queries.items():
+            seconds = _timed(fn)
+            base = sum(_baseline(app, key, since7, since30) for key in baselines[label]) or None
+            target = 2.0 if label.startswith("overview") else 1.0
+            figures.append(
+                Figure(
+                    "dashboards",
+                    label,
+                    seconds,
+                    "s",
+                    baseline=base,
+                    target=f"≤ {target:g} s",
+                    ok=seconds <= target,
+                    peak_rss_mb=peak_rss_mb(),
+                    lower_is_better=True,
+                )
+            )
+        _explain(app, since7, since30)
+        app.close()
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+    return figures
+
+
+def _trail(app: Any, ticket_id: int) -> Any:
+    from hde_core.services.audit import ticket_trail
+
+    with app.db.reader() as s:
+        return ticket_trail(s, ticket_id)
+
+
+def _baseline(app: Any, key: str, since7: Any, since30: Any) -> float:
+    sql = BASELINE_SQL[key]
+
+    def load_and_group() -> None:
+        with app.db.engine.connect() as conn:
+            frame = pd.read_sql(text(sql), conn, params={"since": since7, "since30": since30})
+        frame.groupby(list(frame.columns[:1])).size()
+
+    return _timed(load_and_group, repeat=1)
+
+
+def _explain(app: Any, since7: Any, since30: Any) -> None:
+    statements = {
+        "statuses_week": "SELECT status, count(*) FROM messages WHERE created_at >= :s GROUP BY status",
+        "held_per_channel": "SELECT channel_id, count(*) FROM messages WHERE status = 'held' GROUP BY channel_id",
+        "open_windows": "SELECT channel_id, count(*) FROM contact_identities "
+        "WHERE last_inbound_at > now() - interval '24 hours' GROUP BY channel_id",
+        "ticket_trail": f"SELECT * FROM audit_events WHERE ticket_id = {MESSAGES // 2} ORDER BY id",
+    }
+    with app.db.engine.connect() as conn:
+        for label, sql in statements.items():
+            plan = (
+                conn.execute(text("EXPLAIN (ANALYZE, BUFFERS OFF) " + sql), {"s": since7})
+                .scalars()
+                .all()
+            )
+            print(f"  EXPLAIN {label}:")
+            for line in plan:
+                print("    " + line)
