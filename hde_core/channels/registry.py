@@ -5,12 +5,16 @@ from __future__ import annotations
 import httpx
 
 from hde_core.channels.base import ChannelAdapter, ChannelConfig
+from hde_core.channels.dialog360 import Dialog360Adapter
 from hde_core.channels.email import EmailAdapter
+from hde_core.channels.meta_cloud import MetaCloudAdapter
 from hde_core.domain.channels import Provider
 from hde_core.errors import ConfigError
 
 ADAPTERS: dict[Provider, type[ChannelAdapter]] = {
     Provider.SMTP: EmailAdapter,
+    Provider.META_CLOUD: MetaCloudAdapter,
+    Provider.DIALOG360: Dialog360Adapter,
 }
 
 

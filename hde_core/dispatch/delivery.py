@@ -56,6 +56,7 @@ from hde_core.services import audit
 from hde_core.services.channels import channel_config
 from hde_core.services.contacts import record_opt_out
 from hde_core.services.statuses import apply_status
+from hde_core.services.templates import current_template_status
 
 log = logging.getLogger(__name__)
 
@@ -186,6 +187,13 @@ def _snapshot(
                 )
             if smtp_urls[department_id]:
                 transport["smtp_url"] = smtp_urls[department_id]
+        if m.kind == "template":  # R11: only a template still APPROVED goes out
+            transport["template_status"] = current_template_status(
+                session,
+                m.channel_id,
+                m.payload.get("template_name", ""),
+                m.payload.get("language", ""),
+            )
         audit.record(
             session,
             audit.Event.MESSAGE_SENDING,

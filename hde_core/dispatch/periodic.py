@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from hde_core.bootstrap import App
+from hde_core.services.templates import sync_due_templates
 
 
 @dataclass(frozen=True)
@@ -22,4 +23,8 @@ class PeriodicJob:
 
 
 #: Jobs registered by the areas that own them (dispatch, channels, templates).
-PERIODIC_JOBS: list[PeriodicJob] = []
+PERIODIC_JOBS: list[PeriodicJob] = [
+    # R11: WhatsApp Business templates; each channel is synced when its last sync is older
+    # than ``templates.sync_interval_minutes`` (default hourly), checked every 5 minutes.
+    PeriodicJob("templates_sync", 300.0, sync_due_templates),
+]

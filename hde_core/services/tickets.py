@@ -406,9 +406,11 @@ def default_template_params(
     channel: Channel, template: WaTemplate, context: Mapping[str, Any]
 ) -> dict[str, str]:
     """Values for the default template's body parameters from the channel's mapping
-    (``settings.default_template_params``: parameter → Jinja expression)."""
-    mapping: dict[str, str] = dict((channel.settings or {}).get("default_template_params") or {})
-    return {name: render_text(mapping.get(name, ""), context) for name in template.param_names}
+    (``settings.default_template_params``: parameter → Jinja expression). A value that
+    renders empty refuses the ticket (``missing_field``): the provider would refuse it."""
+    from hde_core.services.wa_settings import template_params
+
+    return template_params(channel, template, context)
 
 
 def _department(
