@@ -1,60 +1,137 @@
-"""HDE Outreach console: home page. Thin: everything it shows comes from hde_core."""
+"""HDE Outreach console: the overview. Thin: every figure comes from hde_core (GROUP BY in the DB)."""
 
 from __future__ import annotations
 
+import plotly.express as px
 import streamlit as st
 
 from hde_core.console import get_app, page, tr
 from hde_core.sandbox.smtp_sink import list_mail, mail_dir
+from hde_core.services.dashboards import overview
 from hde_core.services.health import health
 
-page("app.title")
+page("nav.overview")
 app = get_app()
+data = overview(app)
 info = health(app)
 
-st.subheader(tr("home.core"))
-col1, col2, col3 = st.columns(3)
-col1.metric(
-    tr("home.schema"), tr("home.schema_ok") if info.schema_current else tr("home.schema_old")
-)
-col2.metric(tr("home.tickets"), info.tickets)
-col3.metric(tr("home.messages"), sum(info.messages_by_status.values()))
-st.caption(tr("home.database", url=info.database, revision=info.revision))
+col = st.columns(6)
+col[0].metric(tr("overview.tickets_today"), data.tickets_today)
+col[1].metric(tr("overview.tickets_week"), data.tickets_week)
+col[2].metric(tr("overview.messages_today"), sum(data.statuses_today.values()))
+col[3].metric(tr("overview.open_windows"), data.open_windows_total)
+col[4].metric(tr("overview.held"), data.held_total)
+col[5].metric(tr("overview.uncertain"), data.uncertain_total)
+if not info.schema_current:
+    st.error(tr("home.schema_old"))
 
-st.subheader(tr("home.channels"))
-if info.channels:
+left, right = st.columns(2)
+with left:
+    st.subheader(tr("overview.statuses"))
+    rows = [
+        {"period": tr(f"overview.period.{period}"), "status": tr(f"status.{status}"), "count": n}
+        for period, stats in (("today", data.statuses_today), ("week", data.statuses_week))
+        for status, n in sorted(stats.items())
+    ]
+    if rows:
+        fig = px.bar(
+            rows,
+            x="count",
+            y="period",
+            color="status",
+            orientation="h",
+            labels={"count": tr("overview.count"), "period": "", "status": ""},
+        )
+        fig.update_layout(
+            height=260, margin={"l": 0, "r": 0, "t": 10, "b": 0}, legend_orientation="h"
+        )
+        st.plotly_chart(fig, key="overview_statuses")
+    else:
+        st.info(tr("overview.no_messages"))
+with right:
+    st.subheader(tr("overview.rates"))
+    if data.rates:
+        st.dataframe(
+            [
+                {
+                    tr("home.col.name"): r.channel,
+                    tr("overview.col.handed"): r.handed_over,
+                    tr("overview.col.delivery_rate"): f"{r.delivery_rate:.0%}"
+                    if r.delivery_rate is not None
+                    else "—",
+                    tr("overview.col.read_rate"): f"{r.read_rate:.0%}"
+                    if r.read_rate is not None
+                    else "—",
+                    tr("overview.col.failed"): r.failed,
+                }
+                for r in data.rates
+            ],
+            hide_index=True,
+            key="overview_rates",
+        )
+    else:
+        st.info(tr("overview.no_messages"))
+
+st.subheader(tr("overview.health"))
+if data.health:
     st.dataframe(
         [
             {
-                tr("home.col.name"): c.name,
-                tr("home.col.kind"): c.kind,
-                tr("home.col.provider"): c.provider,
-                tr("home.col.status"): tr(f"channel_status.{c.status}"),
-                tr("home.col.sandbox"): "✓" if c.sandbox else "",
+                tr("home.col.name"): h.channel,
+                tr("home.col.kind"): h.kind,
+                tr("home.col.status"): (
+                    tr(f"channel_status.{h.status}") if h.enabled else tr("overview.disabled")
+                ),
+                tr("overview.col.error"): h.error or "",
+                tr("overview.col.paused_until"): f"{h.paused_until.astimezone():%H:%M:%S}"
+                if h.paused_until
+                else "",
+                tr("overview.open_windows"): h.open_windows,
+                tr("overview.held"): h.held,
             }
-            for c in info.channels
+            for h in data.health
         ],
         hide_index=True,
-        key="home_channels",
+        key="overview_health",
     )
 else:
     st.info(tr("home.no_channels"))
 
-st.subheader(tr("home.sandbox_mail"))
-mails = list_mail(mail_dir(app.settings.data_dir), limit=10)
-if mails:
+st.subheader(tr("overview.uncertain_title"))
+if data.uncertain:
+    st.caption(tr("overview.uncertain_help"))
     st.dataframe(
         [
             {
-                tr("home.col.received"): f"{m.received_at:%Y-%m-%d %H:%M:%S}",
-                tr("home.col.from"): m.from_header,
-                tr("home.col.to"): m.to_header,
-                tr("home.col.subject"): m.subject,
+                "#": u.message_id,
+                tr("overview.col.ticket"): u.ticket_id,
+                tr("home.col.name"): u.channel,
+                tr("home.col.to"): u.recipient,
+                tr("overview.col.since"): f"{u.since.astimezone():%Y-%m-%d %H:%M}",
             }
-            for m in mails
+            for u in data.uncertain
         ],
         hide_index=True,
-        key="home_mail",
+        key="overview_uncertain",
     )
 else:
-    st.info(tr("home.no_mail"))
+    st.success(tr("overview.no_uncertain"))
+
+mails = list_mail(mail_dir(app.settings.data_dir), limit=20)
+if mails:
+    with st.expander(tr("home.sandbox_mail")):
+        st.dataframe(
+            [
+                {
+                    tr("home.col.received"): f"{m.received_at.astimezone():%Y-%m-%d %H:%M:%S}",
+                    tr("home.col.from"): m.from_header,
+                    tr("home.col.to"): m.to_header,
+                    tr("home.col.subject"): m.subject,
+                }
+                for m in mails
+            ],
+            hide_index=True,
+            key="home_mail",
+        )
+
+st.caption(tr("home.database", url=info.database, revision=info.revision))

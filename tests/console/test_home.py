@@ -14,16 +14,23 @@ def test_home_shows_the_core_in_russian_by_default(console_app, tmp_path, smtp_s
     )
     at = run_page("app.py", role="viewer")
     assert not at.exception
-    assert at.title[0].value == "HDE Outreach"
-    assert [m.label for m in at.metric] == ["Схема базы данных", "Заявки", "Сообщения"]
-    assert at.metric[0].value == "Актуальна"
-    assert at.metric[1].value == "1"
-    assert list(at.dataframe[0].value["Название"]) == ["email"]
-    assert list(at.dataframe[1].value["Тема"]) == ["[#1] Тема письма"]
+    assert at.title[0].value == "Обзор"
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Заявок сегодня"] == "1" and metrics["Сообщений сегодня"] == "1"
+    assert metrics["Требуют внимания"] == "0"
+    rates = at.dataframe[0].value
+    assert list(rates["Название"]) == ["email"] and list(rates["Передано"]) == [1]
+    assert list(at.dataframe[1].value["Название"]) == ["email"]  # channel health
+    assert list(at.dataframe[-1].value["Тема"]) == ["[#1] Тема письма"]  # sandbox mailbox
+    assert "Внимания ничего не требует." in [s.value for s in at.success]
 
 
 def test_home_in_english(console_app):
     at = run_page("app.py", role="viewer", lang="en")
     assert not at.exception
-    assert [m.label for m in at.metric] == ["Database schema", "Tickets", "Messages"]
-    assert "No channels yet" in at.info[0].value
+    assert [m.label for m in at.metric][:3] == [
+        "Tickets today",
+        "Tickets, 7 days",
+        "Messages today",
+    ]
+    assert "No channels yet" in [i.value for i in at.info][-1]
