@@ -40,7 +40,8 @@ from hde_core.channels.wa_common import (
     template_info,
 )
 from hde_core.domain.channels import Provider
-from hde_core.domain.outcomes import ConnectionCheck, ErrorClass, Retry, SendOutcome, Sent
+from hde_core.domain.outcomes import ConnectionCheck, ErrorClass, Retry, SendOutcome
+from hde_core.errors import HdeError
 
 TOKEN_PARAM = "token"
 TOKEN_HEADER = "x-hde-webhook-token"
@@ -106,18 +107,8 @@ class Dialog360Adapter(WaBusinessAdapter):
     def auth_headers(self) -> dict[str, str]:
         return {"D360-API-KEY": self.config.credential("api_key")}
 
-    def parse_send_response(self, response: httpx.Response, body: Any) -> SendOutcome:
-        outcome = super().parse_send_response(response, body)
-        return outcome if isinstance(outcome, Sent) else classify_d360(response, body)
-
-    async def get_json(self, url: str, params: Mapping[str, Any] | None = None) -> Any:
-        outcome = await self.call(HttpCall("GET", url, headers=self.auth_headers(), params=params))
-        if isinstance(outcome, Retry):
-            raise ProviderCallFailed(outcome)
-        response, body = outcome
-        if not 200 <= response.status_code < 300 or body is None:
-            raise ProviderCallFailed(classify_d360(response, body))
-        return body
+    def classify(self, response: httpx.Response, body: Any) -> SendOutcome:
+        return classify_d360(response, body)
 
     async def list_templates(self) -> list[TemplateInfo]:
         """All templates, page by page (``limit``/``offset``); statuses come lower case."""
@@ -146,6 +137,8 @@ class Dialog360Adapter(WaBusinessAdapter):
             )
         except ProviderCallFailed as exc:
             return ConnectionCheck(False, exc.text)
+        except HdeError as exc:  # a credential is missing
+            return ConnectionCheck(False, exc.message())
         total = body.get("total")
         detail = "360dialog API key accepted" + (f" ({total} templates)" if total else "")
         return ConnectionCheck(True, detail)
@@ -158,11 +151,15 @@ class Dialog360Adapter(WaBusinessAdapter):
                 "the channel has no webhook secret: set webhook_secret, it protects the "
                 "webhook URL (360dialog does not sign webhooks)",
             )
+        try:
+            headers = {**self.auth_headers(), "Content-Type": "application/json"}
+        except HdeError as exc:
+            return ConnectionCheck(False, exc.message())
         call = HttpCall(
             "POST",
             f"{self.api_base}/v1/configs/webhook",
             json={"url": with_token(url, secret)},
-            headers={**self.auth_headers(), "Content-Type": "application/json"},
+            headers=headers,
         )
         outcome = await self.call(call)
         if isinstance(outcome, Retry):

@@ -29,6 +29,7 @@ from hde_core.channels.wa_common import (
 )
 from hde_core.domain.channels import Provider
 from hde_core.domain.outcomes import ConnectionCheck
+from hde_core.errors import HdeError
 
 DEFAULT_VERSION = "v23.0"
 #: Pages of more than this many templates are never asked for (a runaway guard).
@@ -61,6 +62,8 @@ class MetaCloudAdapter(WaBusinessAdapter):
             )
         except ProviderCallFailed as exc:
             return ConnectionCheck(False, exc.text)
+        except HdeError as exc:  # a credential is missing
+            return ConnectionCheck(False, exc.message())
         name = body.get("verified_name") or ""
         number = body.get("display_phone_number") or ""
         detail = f"{name} ({number})" if name and number else name or number

@@ -159,7 +159,14 @@ def release_held(session: Session, identity_id: int, now: datetime) -> int:
     session.execute(
         update(Message)
         .where(Message.id.in_([m.id for m in held]), Message.status == MessageStatus.HELD.value)
-        .values(status=MessageStatus.QUEUED.value, next_attempt_at=None, updated_at=now)
+        # The window is open now: the content no longer waits for its template (which may
+        # have failed, and would otherwise keep it queued for ever).
+        .values(
+            status=MessageStatus.QUEUED.value,
+            next_attempt_at=None,
+            after_message_id=None,
+            updated_at=now,
+        )
         .execution_options(synchronize_session=False)
     )
     for m in held:
