@@ -1,15 +1,17 @@
 """Delivery of outbox messages: claim → send → record. The single path every message takes.
 
-1. **Claim** due messages in one statement and commit them as ``sending``
-   (with a lease and one more attempt) *before* any network call.
+1. **Claim** due messages of one channel in one transaction: lock the channel's
+   token bucket (:mod:`hde_core.dispatch.ratelimit`), pick at most as many due
+   messages as it has tokens (PostgreSQL: ``FOR UPDATE SKIP LOCKED``; SQLite: the
+   transaction is the single writer), commit them as ``sending`` with a lease and
+   one more attempt — *before* any network call.
 2. **Send** each through its channel's adapter; every answer is a typed outcome.
 3. **Record** the outcome with a guarded transition (only from ``sending`` or
    ``uncertain``, only by the lease owner), with its audit event, in one
-   transaction.
+   transaction per batch.
 
 ``hde ticket`` delivers its message at once through :func:`deliver_now`; the
-dispatcher (:mod:`hde_core.dispatch.worker`) runs the same three steps in a loop
-with rate limits.
+dispatcher (:mod:`hde_core.dispatch.worker`) runs the same three steps in a loop.
 """
 
 from __future__ import annotations
@@ -20,18 +22,20 @@ import os
 import socket
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import httpx
-from sqlalchemy import and_, exists, or_, select, update
+from sqlalchemy import Table, and_, case, exists, insert, or_, select, text, update
 from sqlalchemy.orm import Session, aliased
 
 from hde_core.bootstrap import App
 from hde_core.channels.base import ChannelAdapter, ChannelConfig, OutgoingMessage, new_http_client
-from hde_core.channels.registry import build_adapter
+from hde_core.channels.registry import ADAPTERS, build_adapter
 from hde_core.db.models import (
+    CLAIMABLE_SQL,
+    AuditEvent,
     Campaign,
     Channel,
     ContactIdentity,
@@ -39,7 +43,8 @@ from hde_core.db.models import (
     Message,
     PendingStatus,
 )
-from hde_core.domain.channels import ConnectionStatus
+from hde_core.dispatch.ratelimit import lock_bucket
+from hde_core.domain.channels import ConnectionStatus, Provider
 from hde_core.domain.outcomes import (
     Disconnected,
     ErrorClass,
@@ -64,6 +69,14 @@ S = MessageStatus
 DEFAULT_LEASE = timedelta(minutes=2)
 #: How long messages wait before re-checking a channel whose credentials were refused.
 DISCONNECTED_RECHECK = timedelta(minutes=1)
+#: Pause when a provider says "too many requests" without saying for how long.
+RATE_LIMIT_PAUSE_SECONDS = 2.0
+#: A ``sent`` batch is recorded in statements of at most this many messages.
+_RECORD_CHUNK = 500
+ACTOR = "dispatcher"
+#: Written exactly like the predicate of the partial index ``ix_message_claim`` so the
+#: planner reads claims straight off it (a bound parameter would hide the match).
+_CLAIMABLE = text("messages." + CLAIMABLE_SQL)
 
 
 def new_worker_id() -> str:
@@ -82,20 +95,25 @@ class Claimed:
     worker_id: str
 
 
+@dataclass
+class ClaimResult:
+    """What one claim took, and when it is worth asking that channel again."""
+
+    claimed: list[Claimed] = field(default_factory=list)
+    #: Seconds until the channel's bucket has a token again (None: no token was missing).
+    wait: float | None = None
+    #: True when the channel had nothing due (so polling it again soon is pointless).
+    idle: bool = False
+    #: Another worker was claiming on this channel at the same moment.
+    busy: bool = False
+
+
 def due_filter(now: datetime) -> Any:
-    """SQL condition: the message may be handed to its provider now."""
+    """SQL condition: the message may be handed to its provider now (rate limits aside)."""
     before = aliased(Message)
     return and_(
         Message.status.in_([s.value for s in CLAIMABLE]),
-        or_(Message.next_attempt_at.is_(None), Message.next_attempt_at <= now),
-        # content sent "after the template" waits until the template is handed over
-        or_(
-            Message.after_message_id.is_(None),
-            exists().where(
-                before.id == Message.after_message_id,
-                before.status.in_([s.value for s in HANDED_OVER]),
-            ),
-        ),
+        _due_now(now, before),
         exists().where(
             Channel.id == Message.channel_id,
             Channel.enabled.is_(True),
@@ -110,14 +128,263 @@ def due_filter(now: datetime) -> Any:
                 or_(Campaign.scheduled_at.is_(None), Campaign.scheduled_at <= now),
             ),
         ),
+    )
+
+
+def _due_now(now: datetime, before: Any = None) -> Any:
+    """The per-message part of "due": its time has come, its template went first, and
+    its recipient is not being paced."""
+    before = before if before is not None else aliased(Message)
+    return and_(
+        or_(Message.next_attempt_at.is_(None), Message.next_attempt_at <= now),
+        # content sent "after the template" waits until the template is handed over
+        or_(
+            Message.after_message_id.is_(None),
+            exists().where(
+                before.id == Message.after_message_id,
+                before.status.in_([s.value for s in HANDED_OVER]),
+            ),
+        ),
         or_(
             Message.identity_id.is_(None),
-            exists().where(
+            ~exists().where(
                 ContactIdentity.id == Message.identity_id,
-                or_(ContactIdentity.next_send_at.is_(None), ContactIdentity.next_send_at <= now),
+                ContactIdentity.next_send_at > now,
             ),
         ),
     )
+
+
+# -- claim -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChannelLimits:
+    """The channel facts a claim needs, read inside the claim transaction."""
+
+    id: int
+    rate: float
+    burst: int
+    max_attempts: int
+    #: Seconds between two messages to one recipient, when the provider has such a rule.
+    per_recipient: float | None
+
+
+def recipient_interval(channel: Channel) -> float | None:
+    """Per-recipient pacing: the channel's setting, else the provider's default."""
+    override = (channel.settings or {}).get("per_recipient_interval")
+    if override is not None:
+        try:
+            value = float(override)
+        except (TypeError, ValueError):
+            value = 0.0
+        return value if value > 0 else None
+    try:
+        adapter = ADAPTERS.get(Provider(channel.provider))
+    except ValueError:
+        adapter = None
+    return adapter.per_recipient_interval if adapter else None
+
+
+def _sendable_channel(session: Session, channel_id: int, now: datetime) -> ChannelLimits | None:
+    channel = session.get(Channel, channel_id)
+    if (
+        channel is None
+        or not channel.enabled
+        or channel.connection_status == ConnectionStatus.ERROR.value
+        or (channel.paused_until is not None and channel.paused_until > now)
+    ):
+        return None
+    return ChannelLimits(
+        id=channel.id,
+        rate=channel.rate_per_sec,
+        burst=channel.burst,
+        max_attempts=channel.max_attempts,
+        per_recipient=recipient_interval(channel),
+    )
+
+
+def sendable_channels(app: App) -> tuple[list[int], datetime | None]:
+    """Channels that may send now, and when the first paused one resumes."""
+    now = app.clock.now()
+    with app.db.reader() as session:
+        rows = session.execute(
+            select(Channel.id, Channel.paused_until)
+            .where(
+                Channel.enabled.is_(True),
+                Channel.connection_status != ConnectionStatus.ERROR.value,
+            )
+            .order_by(Channel.id)
+        ).all()
+    ready = [cid for cid, paused in rows if paused is None or paused <= now]
+    resumes = [paused for _, paused in rows if paused is not None and paused > now]
+    return ready, min(resumes) if resumes else None
+
+
+def _campaign_sources(session: Session, channel_id: int, now: datetime) -> list[int]:
+    """Running campaigns with claimable messages on this channel (an index probe each)."""
+    has_work = (
+        select(Message.id)
+        .where(
+            Message.channel_id == channel_id,
+            Message.campaign_id == Campaign.id,
+            _CLAIMABLE,
+        )
+        .exists()
+    )
+    return list(
+        session.scalars(
+            select(Campaign.id)
+            .where(
+                Campaign.status == "running",
+                or_(Campaign.scheduled_at.is_(None), Campaign.scheduled_at <= now),
+                has_work,
+            )
+            .order_by(Campaign.id)
+        )
+    )
+
+
+_ALL = object()
+
+
+def _pick(
+    session: Session,
+    channel_id: int,
+    campaign: Any,
+    now: datetime,
+    limit: int,
+    ids: Sequence[int] | None,
+) -> list[tuple[int, int | None]]:
+    """Due message ids of one source, oldest first, locked (skipping rows others hold)."""
+    stmt = select(Message.id, Message.identity_id).where(
+        Message.channel_id == channel_id, _CLAIMABLE, _due_now(now)
+    )
+    if campaign is None:
+        stmt = stmt.where(Message.campaign_id.is_(None))
+    elif campaign is not _ALL:
+        stmt = stmt.where(Message.campaign_id == campaign)
+    if ids is not None:
+        stmt = stmt.where(
+            Message.id.in_(list(ids)),
+            or_(
+                Message.campaign_id.is_(None),
+                exists().where(
+                    Campaign.id == Message.campaign_id,
+                    Campaign.status == "running",
+                    or_(Campaign.scheduled_at.is_(None), Campaign.scheduled_at <= now),
+                ),
+            ),
+        )
+    stmt = stmt.order_by(Message.id).limit(limit)
+    if session.get_bind().dialect.name != "sqlite":
+        stmt = stmt.with_for_update(skip_locked=True, of=Message)
+    return [(row[0], row[1]) for row in session.execute(stmt)]
+
+
+def claim_channel(
+    app: App,
+    worker_id: str,
+    channel_id: int,
+    *,
+    limit: int = 50,
+    lease: timedelta = DEFAULT_LEASE,
+    ids: Sequence[int] | None = None,
+    borrow: bool = False,
+    skip_busy: bool = True,
+    rotate: int = 0,
+) -> ClaimResult:
+    """Claim up to ``limit`` due messages of one channel, within its shared rate limit.
+
+    ``borrow`` (single tickets sent at once) takes what is due even when the bucket is
+    empty; the debt delays the dispatcher's next claims on that channel instead.
+    """
+    now = app.clock.now()
+    with app.db.transaction() as session:
+        limits = _sendable_channel(session, channel_id, now)
+        if limits is None:
+            return ClaimResult(idle=True)
+        allowance = lock_bucket(
+            session, channel_id, limits.rate, limits.burst, now, skip_locked=skip_busy
+        )
+        if allowance is None:
+            return ClaimResult(busy=True)
+        want = limit if borrow else min(limit, allowance.available)
+        if want <= 0:
+            return ClaimResult(wait=allowance.wait())
+        picked: list[tuple[int, int | None]] = []
+        if ids is not None:
+            picked = _pick(session, channel_id, _ALL, now, want, ids)
+        else:
+            sources: list[Any] = _campaign_sources(session, channel_id, now)
+            if sources:
+                shift = rotate % len(sources)
+                sources = sources[shift:] + sources[:shift]
+            for source in [None, *sources]:
+                if len(picked) >= want:
+                    break
+                picked += _pick(session, channel_id, source, now, want - len(picked), None)
+        if limits.per_recipient:
+            picked = _one_per_recipient(picked)
+        if not picked:
+            return ClaimResult(idle=True)
+        message_ids = [mid for mid, _ in picked]
+        rows = session.execute(
+            update(Message)
+            .where(Message.id.in_(message_ids))
+            .values(
+                status=S.SENDING.value,
+                lease_owner=worker_id,
+                lease_expires_at=now + lease,
+                attempts=Message.attempts + 1,
+                updated_at=now,
+            )
+            .returning(
+                Message.id,
+                Message.ticket_id,
+                Message.campaign_id,
+                Message.identity_id,
+                Message.recipient,
+                Message.kind,
+                Message.payload,
+                Message.idempotency_key,
+                Message.attempts,
+            )
+            .execution_options(synchronize_session=False)
+        ).all()
+        allowance.spend(len(rows))
+        if limits.per_recipient:
+            identities = [mid for _, mid in picked if mid is not None]
+            if identities:
+                session.execute(
+                    update(ContactIdentity)
+                    .where(ContactIdentity.id.in_(identities))
+                    .values(next_send_at=now + timedelta(seconds=limits.per_recipient))
+                    .execution_options(synchronize_session=False)
+                )
+        claimed = _snapshot(app, session, limits, sorted(rows, key=lambda r: r.id), worker_id)
+        add_audit(
+            session,
+            audit.Event.MESSAGE_SENDING,
+            now,
+            [
+                (c, {"attempt": c.attempts, "worker": worker_id})
+                for c in claimed  # one row per claimed message
+            ],
+        )
+        return ClaimResult(claimed=claimed)
+
+
+def _one_per_recipient(picked: list[tuple[int, int | None]]) -> list[tuple[int, int | None]]:
+    seen: set[int] = set()
+    out = []
+    for mid, identity in picked:
+        if identity is not None:
+            if identity in seen:
+                continue
+            seen.add(identity)
+        out.append((mid, identity))
+    return out
 
 
 def claim(
@@ -128,57 +395,49 @@ def claim(
     channel_id: int | None = None,
     limit: int = 50,
     lease: timedelta = DEFAULT_LEASE,
+    borrow: bool = False,
 ) -> list[Claimed]:
-    """Claim up to ``limit`` due messages as ``sending`` and commit before any network call."""
-    now = app.clock.now()
-    with app.db.transaction() as session:
-        pick = select(Message.id).where(due_filter(now)).order_by(Message.id).limit(limit)
-        if ids is not None:
-            pick = pick.where(Message.id.in_(list(ids)))
-        if channel_id is not None:
-            pick = pick.where(Message.channel_id == channel_id)
-        if not app.db.is_sqlite:
-            pick = pick.with_for_update(skip_locked=True, of=Message)
-        rows = (
-            session.execute(
-                update(Message)
-                .where(Message.id.in_(pick.scalar_subquery()))
-                .values(
-                    status=S.SENDING.value,
-                    lease_owner=worker_id,
-                    lease_expires_at=now + lease,
-                    attempts=Message.attempts + 1,
-                    updated_at=now,
+    """Claim due messages (of ``ids`` / ``channel_id`` if given) across channels."""
+    if channel_id is not None:
+        channels = [channel_id]
+    elif ids is not None:
+        with app.db.reader() as session:
+            channels = sorted(
+                set(
+                    session.scalars(
+                        select(Message.channel_id).where(Message.id.in_(list(ids))).distinct()
+                    )
                 )
-                .returning(Message.id)
-                .execution_options(synchronize_session=False)
             )
-            .scalars()
-            .all()
+    else:
+        channels, _ = sendable_channels(app)
+    out: list[Claimed] = []
+    for cid in channels:
+        if len(out) >= limit:
+            break
+        result = claim_channel(
+            app,
+            worker_id,
+            cid,
+            limit=limit - len(out),
+            lease=lease,
+            ids=ids,
+            borrow=borrow,
+            skip_busy=not borrow,
         )
-        if not rows:
-            return []
-        messages = list(
-            session.scalars(select(Message).where(Message.id.in_(rows)).order_by(Message.id))
-        )
-        return _snapshot(app, session, messages, worker_id, now)
+        out += result.claimed
+    return out
 
 
 def _snapshot(
-    app: App, session: Session, messages: list[Message], worker_id: str, now: datetime
+    app: App, session: Session, limits: ChannelLimits, rows: Sequence[Any], worker_id: str
 ) -> list[Claimed]:
-    configs: dict[int, ChannelConfig] = {}
-    channels: dict[int, Channel] = {}
     smtp_urls: dict[int, str | None] = {}
     out: list[Claimed] = []
-    for m in messages:
-        if m.channel_id not in configs:
-            channel = session.get(Channel, m.channel_id)
-            assert channel is not None
-            channels[m.channel_id] = channel
-            configs[m.channel_id] = channel_config(session, app.secrets, channel)
+    for m in rows:
+        payload = dict(m.payload or {})
         transport: dict[str, Any] = {}
-        department_id = m.payload.get("department_id")
+        department_id = payload.get("department_id")
         if m.kind == "email" and department_id:
             if department_id not in smtp_urls:
                 dept = session.get(Department, department_id)
@@ -189,43 +448,61 @@ def _snapshot(
                 transport["smtp_url"] = smtp_urls[department_id]
         if m.kind == "template":  # R11: only a template still APPROVED goes out
             transport["template_status"] = current_template_status(
-                session,
-                m.channel_id,
-                m.payload.get("template_name", ""),
-                m.payload.get("language", ""),
+                session, limits.id, payload.get("template_name", ""), payload.get("language", "")
             )
-        audit.record(
-            session,
-            audit.Event.MESSAGE_SENDING,
-            "dispatcher",
-            at=now,
-            ticket_id=m.ticket_id,
-            message_id=m.id,
-            campaign_id=m.campaign_id,
-            channel_id=m.channel_id,
-            attempt=m.attempts,
-            worker=worker_id,
-        )
         out.append(
             Claimed(
                 message=OutgoingMessage(
                     id=m.id,
                     kind=m.kind,
                     recipient=m.recipient,
-                    payload=dict(m.payload),
+                    payload=payload,
                     idempotency_key=m.idempotency_key,
                     transport=transport,
                 ),
-                channel_id=m.channel_id,
+                channel_id=limits.id,
                 ticket_id=m.ticket_id,
                 campaign_id=m.campaign_id,
                 identity_id=m.identity_id,
                 attempts=m.attempts,
-                max_attempts=channels[m.channel_id].max_attempts,
+                max_attempts=limits.max_attempts,
                 worker_id=worker_id,
             )
         )
     return out
+
+
+def add_audit(
+    session: Session,
+    event: audit.Event,
+    at: datetime,
+    items: Iterable[tuple[Claimed, dict[str, Any]]],
+    actor: str = ACTOR,
+) -> None:
+    """One audit event per message in one multi-row insert (the dispatcher's hot path)."""
+    rows = [
+        {
+            "event": event.value,
+            "actor": actor,
+            "at": at,
+            "ticket_id": c.ticket_id,
+            "message_id": c.message.id,
+            "campaign_id": c.campaign_id,
+            "channel_id": c.channel_id,
+            "data": {k: v for k, v in data.items() if v is not None},
+        }
+        for c, data in items
+    ]
+    insert_audit_rows(session, rows)
+
+
+def insert_audit_rows(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Append audit events (complete column dicts) with one multi-row insert."""
+    if rows:
+        session.execute(insert(cast(Table, AuditEvent.__table__)), rows)
+
+
+# -- send ---------------------------------------------------------------------------------
 
 
 async def send_one(adapter: ChannelAdapter, claimed: Claimed) -> SendOutcome:
@@ -239,6 +516,47 @@ async def send_one(adapter: ChannelAdapter, claimed: Claimed) -> SendOutcome:
         return Retry(ErrorClass.TRANSIENT, "internal", f"{type(exc).__name__}: {exc}")
 
 
+class AdapterCache:
+    """One adapter per channel, rebuilt when the channel's configuration changes."""
+
+    def __init__(self, http: httpx.AsyncClient) -> None:
+        self.http = http
+        self._adapters: dict[int, tuple[ChannelConfig, ChannelAdapter]] = {}
+
+    def refresh(self, app: App, channel_ids: Iterable[int]) -> None:
+        with app.db.reader() as session:
+            for channel_id in set(channel_ids):
+                channel = session.get(Channel, channel_id)
+                if channel is None:
+                    continue
+                config = channel_config(session, app.secrets, channel)
+                known = self._adapters.get(channel_id)
+                if known is None or known[0] != config:
+                    self._adapters[channel_id] = (config, build_adapter(config, self.http))
+
+    def get(self, channel_id: int) -> ChannelAdapter:
+        return self._adapters[channel_id][1]
+
+
+async def deliver_claimed(
+    app: App, claimed: list[Claimed], http: httpx.AsyncClient | None = None
+) -> list[tuple[Claimed, SendOutcome]]:
+    """Send claimed messages concurrently, one adapter per channel."""
+    own_client = http is None
+    client = http or new_http_client()
+    try:
+        adapters = AdapterCache(client)
+        adapters.refresh(app, (c.channel_id for c in claimed))
+        outcomes = await asyncio.gather(*(send_one(adapters.get(c.channel_id), c) for c in claimed))
+        return list(zip(claimed, outcomes, strict=True))
+    finally:
+        if own_client:
+            await client.aclose()
+
+
+# -- record -------------------------------------------------------------------------------
+
+
 def record_outcomes(
     app: App,
     results: Iterable[tuple[Claimed, SendOutcome]],
@@ -246,9 +564,72 @@ def record_outcomes(
 ) -> None:
     """Store each outcome with a guarded transition and its audit event, in one transaction."""
     now = app.clock.now()
+    sent: list[tuple[Claimed, Sent]] = []
+    others: list[tuple[Claimed, SendOutcome]] = []
+    for claimed, outcome in results:
+        if isinstance(outcome, Sent):
+            sent.append((claimed, outcome))
+        else:
+            others.append((claimed, outcome))
     with app.db.transaction() as session:
-        for claimed, outcome in results:
-            _record(session, app, claimed, outcome, now, policy)
+        for start in range(0, len(sent), _RECORD_CHUNK):
+            _record_sent(session, sent[start : start + _RECORD_CHUNK], now)
+        for claimed, outcome in others:
+            _record(session, claimed, outcome, now, policy)
+
+
+def _record_sent(session: Session, batch: list[tuple[Claimed, Sent]], now: datetime) -> None:
+    """``sending``/``uncertain`` → ``sent`` for a batch in one guarded statement per owner."""
+    by_owner: dict[str, list[tuple[Claimed, Sent]]] = {}
+    for item in batch:
+        by_owner.setdefault(item[0].worker_id, []).append(item)
+    recorded: list[tuple[Claimed, Sent]] = []
+    for owner, items in by_owner.items():
+        ids = [c.message.id for c, _ in items]
+        provider_ids = case(
+            {c.message.id: o.provider_message_id for c, o in items}, value=Message.id
+        )
+        done = set(
+            session.execute(
+                update(Message)
+                .where(
+                    Message.id.in_(ids),
+                    Message.status.in_([S.SENDING.value, S.UNCERTAIN.value]),
+                    Message.lease_owner == owner,
+                )
+                .values(
+                    status=S.SENT.value,
+                    provider_message_id=provider_ids,
+                    sent_at=now,
+                    error_class=None,
+                    error_code=None,
+                    error_text=None,
+                    lease_owner=None,
+                    lease_expires_at=None,
+                    updated_at=now,
+                )
+                .returning(Message.id)
+                .execution_options(synchronize_session=False)
+            ).scalars()
+        )
+        recorded += [(c, o) for c, o in items if c.message.id in done]
+    add_audit(
+        session,
+        audit.Event.MESSAGE_SENT,
+        now,
+        [
+            (
+                c,
+                {
+                    "provider_message_id": o.provider_message_id,
+                    "mailbox": c.message.payload.get("from_addr"),
+                    "kind": c.message.kind,
+                },
+            )
+            for c, o in recorded
+        ],
+    )
+    _apply_pending_statuses(session, [(c.channel_id, o.provider_message_id) for c, o in recorded])
 
 
 def _guarded(session: Session, claimed: Claimed, now: datetime, **values: Any) -> bool:
@@ -266,83 +647,29 @@ def _guarded(session: Session, claimed: Claimed, now: datetime, **values: Any) -
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-def _record(
-    session: Session,
-    app: App,
-    claimed: Claimed,
-    outcome: SendOutcome,
-    now: datetime,
-    policy: RetryPolicy | None,
-) -> None:
-    ids = {
+def _ids(claimed: Claimed) -> dict[str, Any]:
+    return {
         "ticket_id": claimed.ticket_id,
         "message_id": claimed.message.id,
         "campaign_id": claimed.campaign_id,
         "channel_id": claimed.channel_id,
     }
-    policy = policy or RetryPolicy(max_attempts=claimed.max_attempts)
+
+
+def _record(
+    session: Session,
+    claimed: Claimed,
+    outcome: SendOutcome,
+    now: datetime,
+    policy: RetryPolicy | None,
+) -> None:
     if isinstance(outcome, Sent):
-        if _guarded(
-            session,
-            claimed,
-            now,
-            status=S.SENT.value,
-            provider_message_id=outcome.provider_message_id,
-            sent_at=now,
-            error_class=None,
-            error_code=None,
-            error_text=None,
-        ):
-            audit.record(
-                session,
-                audit.Event.MESSAGE_SENT,
-                "dispatcher",
-                at=now,
-                provider_message_id=outcome.provider_message_id,
-                mailbox=claimed.message.payload.get("from_addr"),
-                kind=claimed.message.kind,
-                **ids,
-            )
-            _apply_pending_statuses(session, claimed.channel_id, outcome.provider_message_id)
-        return
-    if isinstance(outcome, Retry):
-        if policy.exhausted(claimed.attempts):
-            _fail(
-                session,
-                claimed,
-                now,
-                Fail(outcome.error_class, outcome.code, outcome.text),
-                ids,
-                exhausted=True,
-            )
-            return
-        delay = policy.delay(claimed.attempts, outcome.after)
-        if outcome.after is not None:
-            _pause(session, claimed, now, outcome, ids)
-        if _guarded(
-            session,
-            claimed,
-            now,
-            status=S.RETRYING.value,
-            next_attempt_at=now + timedelta(seconds=delay),
-            error_class=outcome.error_class.value,
-            error_code=outcome.code,
-            error_text=outcome.text,
-        ):
-            audit.record(
-                session,
-                audit.Event.MESSAGE_RETRYING,
-                "dispatcher",
-                at=now,
-                error_class=outcome.error_class.value,
-                code=outcome.code,
-                text=outcome.text,
-                attempt=claimed.attempts,
-                retry_in_seconds=round(delay, 1),
-                **ids,
-            )
-        return
-    if isinstance(outcome, Hold):
+        _record_sent(session, [(claimed, outcome)], now)
+    elif isinstance(outcome, Retry):
+        _retry(
+            session, claimed, outcome, now, policy or RetryPolicy(max_attempts=claimed.max_attempts)
+        )
+    elif isinstance(outcome, Hold):
         if _guarded(
             session,
             claimed,
@@ -356,45 +683,94 @@ def _record(
             audit.record(
                 session,
                 audit.Event.MESSAGE_HELD,
-                "dispatcher",
+                ACTOR,
                 at=now,
                 code=outcome.code,
                 text=outcome.text,
-                **ids,
+                **_ids(claimed),
             )
-        return
-    if isinstance(outcome, Fail):
-        _fail(session, claimed, now, outcome, ids)
-        return
-    if isinstance(outcome, Disconnected):
-        # The channel stops; the message goes back to the queue untouched (not an attempt).
-        if _guarded(
+    elif isinstance(outcome, Fail):
+        _fail(session, claimed, now, outcome)
+    elif isinstance(outcome, Disconnected):
+        _disconnected(session, claimed, outcome, now)
+    else:
+        raise TypeError(f"unknown outcome {outcome!r}")
+
+
+def _retry(
+    session: Session, claimed: Claimed, outcome: Retry, now: datetime, policy: RetryPolicy
+) -> None:
+    """Try again later. A provider's "too many requests" pauses the channel (or the
+    recipient) for the time it asks and is not counted as an attempt: the message did
+    nothing wrong. Any other transient error counts, with capped backoff and jitter."""
+    rate_limited = outcome.error_class == ErrorClass.RATE_LIMITED or outcome.after is not None
+    if not rate_limited and policy.exhausted(claimed.attempts):
+        _fail(
             session,
             claimed,
             now,
-            status=S.QUEUED.value,
-            attempts=Message.attempts - 1,
-            next_attempt_at=now + DISCONNECTED_RECHECK,
-            error_class=ErrorClass.AUTH.value,
-            error_code=outcome.code,
-            error_text=outcome.text,
-        ):
-            channel = session.get(Channel, claimed.channel_id)
-            if channel is not None and channel.connection_status != ConnectionStatus.ERROR.value:
-                channel.connection_status = ConnectionStatus.ERROR.value
-                channel.connection_error = outcome.text
-                channel.status_checked_at = now
-                audit.record(
-                    session,
-                    audit.Event.CHANNEL_DISCONNECTED,
-                    "dispatcher",
-                    at=now,
-                    channel_id=claimed.channel_id,
-                    code=outcome.code,
-                    text=outcome.text,
-                )
+            Fail(outcome.error_class, outcome.code, outcome.text),
+            exhausted=True,
+        )
         return
-    raise TypeError(f"unknown outcome {outcome!r}")
+    if rate_limited:
+        delay = outcome.after if outcome.after is not None else RATE_LIMIT_PAUSE_SECONDS
+        _pause(session, claimed, now, delay, outcome)
+    else:
+        delay = policy.delay(claimed.attempts)
+    if _guarded(
+        session,
+        claimed,
+        now,
+        status=S.RETRYING.value,
+        attempts=Message.attempts - 1 if rate_limited else Message.attempts,
+        next_attempt_at=now + timedelta(seconds=delay),
+        error_class=outcome.error_class.value,
+        error_code=outcome.code,
+        error_text=outcome.text,
+    ):
+        audit.record(
+            session,
+            audit.Event.MESSAGE_RETRYING,
+            ACTOR,
+            at=now,
+            error_class=outcome.error_class.value,
+            code=outcome.code,
+            text=outcome.text,
+            attempt=claimed.attempts,
+            retry_in_seconds=round(delay, 1),
+            **_ids(claimed),
+        )
+
+
+def _disconnected(session: Session, claimed: Claimed, outcome: Disconnected, now: datetime) -> None:
+    """The channel stops; the message goes back to the queue untouched (not an attempt)."""
+    if not _guarded(
+        session,
+        claimed,
+        now,
+        status=S.QUEUED.value,
+        attempts=Message.attempts - 1,
+        next_attempt_at=now + DISCONNECTED_RECHECK,
+        error_class=ErrorClass.AUTH.value,
+        error_code=outcome.code,
+        error_text=outcome.text,
+    ):
+        return
+    channel = session.get(Channel, claimed.channel_id)
+    if channel is not None and channel.connection_status != ConnectionStatus.ERROR.value:
+        channel.connection_status = ConnectionStatus.ERROR.value
+        channel.connection_error = outcome.text
+        channel.status_checked_at = now
+        audit.record(
+            session,
+            audit.Event.CHANNEL_DISCONNECTED,
+            ACTOR,
+            at=now,
+            channel_id=claimed.channel_id,
+            code=outcome.code,
+            text=outcome.text,
+        )
 
 
 def _fail(
@@ -402,7 +778,6 @@ def _fail(
     claimed: Claimed,
     now: datetime,
     outcome: Fail,
-    ids: dict[str, Any],
     exhausted: bool = False,
 ) -> None:
     if not _guarded(
@@ -416,10 +791,11 @@ def _fail(
         error_text=outcome.text,
     ):
         return
+    ids = _ids(claimed)
     audit.record(
         session,
         audit.Event.MESSAGE_FAILED,
-        "dispatcher",
+        ACTOR,
         at=now,
         error_class=outcome.error_class.value,
         code=outcome.code,
@@ -429,52 +805,70 @@ def _fail(
     )
     if outcome.opt_out and claimed.identity_id is not None:
         record_opt_out(
-            session, claimed.identity_id, now, f"{outcome.code}: {outcome.text}", "dispatcher", ids
+            session, claimed.identity_id, now, f"{outcome.code}: {outcome.text}", ACTOR, ids
         )
 
 
 def _pause(
-    session: Session, claimed: Claimed, now: datetime, outcome: Retry, ids: dict[str, Any]
+    session: Session, claimed: Claimed, now: datetime, seconds: float, outcome: Retry
 ) -> None:
     """A provider asked us to wait: pause the channel (or just this recipient)."""
-    assert outcome.after is not None
-    until = now + timedelta(seconds=outcome.after)
+    until = now + timedelta(seconds=seconds)
     if outcome.channel_wide:
-        channel = session.get(Channel, claimed.channel_id)
-        if channel is not None and (channel.paused_until is None or channel.paused_until < until):
-            channel.paused_until = until
+        paused = session.execute(
+            update(Channel)
+            .where(
+                Channel.id == claimed.channel_id,
+                or_(Channel.paused_until.is_(None), Channel.paused_until < until),
+            )
+            .values(paused_until=until)
+            .returning(Channel.id)
+            .execution_options(synchronize_session=False)
+        ).first()
+        if paused is not None:
             audit.record(
                 session,
                 audit.Event.CHANNEL_PAUSED,
-                "dispatcher",
+                ACTOR,
                 at=now,
                 channel_id=claimed.channel_id,
-                seconds=outcome.after,
+                seconds=round(seconds, 3),
                 code=outcome.code,
             )
     elif claimed.identity_id is not None:
-        identity = session.get(ContactIdentity, claimed.identity_id)
-        if identity is not None and (
-            identity.next_send_at is None or identity.next_send_at < until
-        ):
-            identity.next_send_at = until
-
-
-def _apply_pending_statuses(session: Session, channel_id: int, provider_message_id: str) -> None:
-    """Statuses that arrived before we knew the provider id are applied now."""
-    pending = list(
-        session.scalars(
-            select(PendingStatus)
+        session.execute(
+            update(ContactIdentity)
             .where(
-                PendingStatus.channel_id == channel_id,
-                PendingStatus.provider_message_id == provider_message_id,
+                ContactIdentity.id == claimed.identity_id,
+                or_(ContactIdentity.next_send_at.is_(None), ContactIdentity.next_send_at < until),
             )
+            .values(next_send_at=until)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def _apply_pending_statuses(session: Session, sent: list[tuple[int, str]]) -> None:
+    """Statuses that arrived before we knew the provider id are applied now."""
+    if not sent:
+        return
+    wanted = set(sent)
+    pending = [
+        row
+        for row in session.scalars(
+            select(PendingStatus)
+            .where(PendingStatus.provider_message_id.in_([pid for _, pid in sent]))
             .order_by(PendingStatus.occurred_at, PendingStatus.id)
         )
-    )
+        if (row.channel_id, row.provider_message_id) in wanted
+    ]
     for row in pending:
         apply_status(
-            session, channel_id, provider_message_id, S(row.status), row.occurred_at, row.payload
+            session,
+            row.channel_id,
+            row.provider_message_id,
+            S(row.status),
+            row.occurred_at,
+            row.payload,
         )
         session.delete(row)
 
@@ -482,40 +876,25 @@ def _apply_pending_statuses(session: Session, channel_id: int, provider_message_
 # -- deliver now (single tickets) -------------------------------------------------------
 
 
-async def deliver_claimed(
-    app: App, claimed: list[Claimed], http: httpx.AsyncClient | None = None
-) -> list[tuple[Claimed, SendOutcome]]:
-    """Send claimed messages concurrently, one adapter per channel."""
-    own_client = http is None
-    client = http or new_http_client()
-    try:
-        adapters: dict[int, ChannelAdapter] = {}
-        configs: dict[int, ChannelConfig] = {}
-        with app.db.reader() as session:
-            for c in claimed:
-                if c.channel_id not in configs:
-                    channel = session.get(Channel, c.channel_id)
-                    assert channel is not None
-                    configs[c.channel_id] = channel_config(session, app.secrets, channel)
-        for channel_id, config in configs.items():
-            adapters[channel_id] = build_adapter(config, client)
-        outcomes = await asyncio.gather(*(send_one(adapters[c.channel_id], c) for c in claimed))
-        return list(zip(claimed, outcomes, strict=True))
-    finally:
-        if own_client:
-            await client.aclose()
-
-
 def deliver_now(app: App, message_ids: Sequence[int], rounds: int = 3) -> None:
     """Hand these messages to their providers at once (those that are due).
 
     Runs a few rounds so that a content message released by its template
-    ("template then send") goes out in the same call.
+    ("template then send") goes out in the same call. A single ticket does not wait
+    for the channel's rate limit: it borrows from the shared bucket, and the
+    dispatcher's next claims on that channel wait for the debt instead.
     """
     worker_id = new_worker_id()
     for _ in range(rounds):
-        claimed = claim(app, worker_id, ids=message_ids, limit=len(message_ids) or 1)
+        claimed = claim(app, worker_id, ids=message_ids, limit=len(message_ids) or 1, borrow=True)
         if not claimed:
             return
         results = asyncio.run(deliver_claimed(app, claimed))
         record_outcomes(app, results)
+
+
+def nothing_due(app: App) -> bool:
+    """True when no message may be sent now (rate limits aside): ``hde send --wait`` is done."""
+    now = app.clock.now()
+    with app.db.reader() as session:
+        return session.scalar(select(Message.id).where(due_filter(now)).limit(1)) is None

@@ -12,6 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from hde_core.bootstrap import App
+from hde_core.dispatch.recovery import expire_leases, forget_stale_workers
+from hde_core.services.campaigns import finish_campaigns
+from hde_core.services.channel_checks import CHECK_INTERVAL_SECONDS, periodic_check
 from hde_core.services.templates import sync_due_templates
 
 
@@ -24,7 +27,13 @@ class PeriodicJob:
 
 #: Jobs registered by the areas that own them (dispatch, channels, templates).
 PERIODIC_JOBS: list[PeriodicJob] = [
+    # SPEC §3: a message whose worker died mid-send becomes ``uncertain`` (never resent).
+    PeriodicJob("lease_recovery", 5.0, expire_leases),
+    PeriodicJob("forget_stale_workers", 600.0, forget_stale_workers),
+    PeriodicJob("finish_campaigns", 30.0, finish_campaigns),
     # R11: WhatsApp Business templates; each channel is synced when its last sync is older
     # than ``templates.sync_interval_minutes`` (default hourly), checked every 5 minutes.
     PeriodicJob("templates_sync", 300.0, sync_due_templates),
+    # R14: every enabled channel's connection; a check that succeeds again reconnects it.
+    PeriodicJob("channel_checks", CHECK_INTERVAL_SECONDS, periodic_check),
 ]

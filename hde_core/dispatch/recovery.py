@@ -1,0 +1,153 @@
+"""After a crash: leases that ran out become ``uncertain``; a team lead may resend them.
+
+A worker commits a message as ``sending`` with a lease before it calls the
+provider. If the worker dies (``kill -9``, power cut) before recording the
+answer, nobody knows whether the provider got the message, so it is **never**
+resent by itself (SPEC §3): when the lease expires it becomes ``uncertain``.
+The lease owner is kept, so a worker that was only slow still records its
+answer. ``hde resend`` (team lead) puts chosen ``uncertain`` messages back in
+the queue on purpose.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from sqlalchemy import delete, exists, select, update
+
+from hde_core.bootstrap import App
+from hde_core.db.models import Campaign, Message, User, WorkerHeartbeat
+from hde_core.dispatch.delivery import insert_audit_rows
+from hde_core.domain.roles import Permission, can
+from hde_core.domain.statuses import MessageStatus
+from hde_core.errors import PermissionDenied
+from hde_core.services import audit
+
+S = MessageStatus
+#: Heartbeats of workers silent for this long are removed from the health view.
+STALE_HEARTBEAT = timedelta(hours=1)
+
+
+def expire_leases(app: App) -> int:
+    """``sending`` messages whose lease ran out become ``uncertain``; returns how many."""
+    now = app.clock.now()
+    with app.db.transaction() as session:
+        rows = session.execute(
+            update(Message)
+            .where(Message.status == S.SENDING.value, Message.lease_expires_at < now)
+            .values(status=S.UNCERTAIN.value, updated_at=now)
+            .returning(
+                Message.id,
+                Message.ticket_id,
+                Message.campaign_id,
+                Message.channel_id,
+                Message.lease_owner,
+            )
+            .execution_options(synchronize_session=False)
+        ).all()
+        if rows:
+            insert_audit_rows(
+                session,
+                [
+                    {
+                        "event": audit.Event.MESSAGE_UNCERTAIN.value,
+                        "actor": "dispatcher",
+                        "at": now,
+                        "ticket_id": r.ticket_id,
+                        "message_id": r.id,
+                        "campaign_id": r.campaign_id,
+                        "channel_id": r.channel_id,
+                        "data": {"worker": r.lease_owner, "reason": "lease_expired"},
+                    }
+                    for r in rows
+                ],
+            )
+    return len(rows)
+
+
+def forget_stale_workers(app: App) -> int:
+    now = app.clock.now()
+    with app.db.transaction() as session:
+        result = session.execute(
+            delete(WorkerHeartbeat).where(WorkerHeartbeat.heartbeat_at < now - STALE_HEARTBEAT)
+        )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+@dataclass
+class ResendResult:
+    resent: list[int] = field(default_factory=list)
+    #: id → why it was not resent: ``not_found``, ``not_uncertain`` (its status), ``cancelled``.
+    refused: dict[int, str] = field(default_factory=dict)
+
+
+def require_permission(app: App, actor: str, permission: Permission) -> None:
+    """The actor must be an active console user whose role allows ``permission``."""
+    with app.db.reader() as session:
+        role = session.scalar(
+            select(User.role).where(User.login == actor, User.is_active.is_(True))
+        )
+    if role is None or not can(role, permission):
+        raise PermissionDenied("dispatch.resend_forbidden", actor=actor)
+
+
+def resend(app: App, message_ids: Sequence[int], actor: str) -> ResendResult:
+    """Put ``uncertain`` messages back in the queue, on purpose (team lead only)."""
+    require_permission(app, actor, Permission.RESEND_UNCERTAIN)
+    now = app.clock.now()
+    result = ResendResult()
+    wanted = list(dict.fromkeys(message_ids))
+    with app.db.transaction() as session:
+        found = {
+            m.id: m
+            for m in session.scalars(
+                select(Message).where(Message.id.in_(wanted)).with_for_update()
+            )
+        }
+        cancelled_campaigns = set(
+            session.scalars(
+                select(Campaign.id).where(
+                    Campaign.status == "cancelled",
+                    exists().where(Message.campaign_id == Campaign.id, Message.id.in_(wanted)),
+                )
+            )
+        )
+        for mid in wanted:
+            message = found.get(mid)
+            if message is None:
+                result.refused[mid] = "not_found"
+            elif message.status != S.UNCERTAIN.value:
+                result.refused[mid] = message.status
+            elif message.campaign_id in cancelled_campaigns:
+                result.refused[mid] = "cancelled"
+            else:
+                result.resent.append(mid)
+        if result.resent:
+            session.execute(
+                update(Message)
+                .where(Message.id.in_(result.resent), Message.status == S.UNCERTAIN.value)
+                .values(
+                    status=S.QUEUED.value,
+                    attempts=0,
+                    next_attempt_at=None,
+                    lease_owner=None,
+                    lease_expires_at=None,
+                    updated_at=now,
+                )
+                .execution_options(synchronize_session=False)
+            )
+            for mid in result.resent:
+                m = found[mid]
+                audit.record(
+                    session,
+                    audit.Event.MESSAGE_RESENT,
+                    actor,
+                    at=now,
+                    ticket_id=m.ticket_id,
+                    message_id=m.id,
+                    campaign_id=m.campaign_id,
+                    channel_id=m.channel_id,
+                )
+    return result

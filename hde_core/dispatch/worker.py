@@ -1,0 +1,390 @@
+"""``hde worker``: the dispatcher loop (async; any number of them on PostgreSQL).
+
+One worker keeps up to ``concurrency`` sends in flight. Three tasks share it:
+
+- the **claimer** asks each sendable channel for as many due messages as its
+  shared token bucket allows (:func:`~hde_core.dispatch.delivery.claim_channel`:
+  committed as ``sending`` before any network call) and starts one send per
+  message; when nothing is due it sleeps until a token, a paused channel or the
+  poll interval comes;
+- the **senders** call the adapters (httpx / aiosmtplib) concurrently;
+- the **recorder** stores finished outcomes in batches with guarded transitions.
+
+Database work runs in threads so sending never waits for it. ``stop()`` (SIGTERM)
+stops claiming, lets in-flight sends finish and records them, then returns.
+The worker also runs the periodic jobs (:mod:`hde_core.dispatch.periodic`) and
+keeps its heartbeat row fresh for the console's health view.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import random
+import socket
+import time
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import httpx
+from sqlalchemy import delete, select, update
+
+from hde_core.bootstrap import App
+from hde_core.channels.base import new_http_client
+from hde_core.db.models import WorkerHeartbeat
+from hde_core.dispatch import periodic
+from hde_core.dispatch.delivery import (
+    DEFAULT_LEASE,
+    AdapterCache,
+    Claimed,
+    claim_channel,
+    new_worker_id,
+    nothing_due,
+    record_outcomes,
+    send_one,
+    sendable_channels,
+)
+from hde_core.domain.outcomes import Fail, Hold, Retry, SendOutcome, Sent
+
+log = logging.getLogger("hde.worker")
+
+#: Wait this long before asking a channel again when another worker was claiming on it.
+BUSY_RETRY = 0.005
+#: Never sleep less than this between two empty claim rounds (a token is due "now").
+MIN_SLEEP = 0.002
+HEARTBEAT_EVERY = 10.0
+#: How long adapters (and decrypted credentials) are reused before re-reading the channel.
+ADAPTER_TTL = 5.0
+
+
+@dataclass
+class WorkerOptions:
+    #: Sends in flight at once.
+    concurrency: int = 100
+    #: Most messages claimed in one transaction.
+    batch: int = 100
+    lease: timedelta = DEFAULT_LEASE
+    #: Seconds between looks at a channel that had nothing due.
+    poll_interval: float = 0.5
+    #: HTTP timeout of provider calls (None: the adapters' default).
+    http_timeout: float | None = None
+    #: Return when nothing is due now and nothing is in flight (``hde send --wait``).
+    until_idle: bool = False
+    run_periodic_jobs: bool = True
+    #: Outcomes recorded per transaction at most.
+    record_batch: int = 500
+
+
+@dataclass
+class WorkerStats:
+    claimed: int = 0
+    sent: int = 0
+    retrying: int = 0
+    held: int = 0
+    failed: int = 0
+    disconnected: int = 0
+
+    def count(self, outcome: SendOutcome) -> None:
+        if isinstance(outcome, Sent):
+            self.sent += 1
+        elif isinstance(outcome, Retry):
+            self.retrying += 1
+        elif isinstance(outcome, Hold):
+            self.held += 1
+        elif isinstance(outcome, Fail):
+            self.failed += 1
+        else:
+            self.disconnected += 1
+
+
+@dataclass
+class _Round:
+    claimed: list[Claimed] = field(default_factory=list)
+    #: Seconds until something may become claimable (None: nothing is waiting for time).
+    wake_in: float | None = None
+    #: Some channel was short of tokens or busy: work is waiting, just not this instant.
+    waiting: bool = False
+
+
+class Worker:
+    def __init__(
+        self,
+        app: App,
+        options: WorkerOptions | None = None,
+        *,
+        worker_id: str | None = None,
+        http: httpx.AsyncClient | None = None,
+        on_outcome: Callable[[Claimed, SendOutcome], None] | None = None,
+    ) -> None:
+        self.app = app
+        self.options = options or WorkerOptions()
+        self.worker_id = worker_id or new_worker_id()
+        self.stats = WorkerStats()
+        self._http = http
+        self._on_outcome = on_outcome
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopping: asyncio.Event | None = None
+        self._stop_requested = False
+        self._idle_until: dict[int, float] = {}
+        self._adapters_at: dict[int, float] = {}
+        self._rotation = random.randrange(1_000)
+
+    # -- control --------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Stop claiming; in-flight sends finish and are recorded. Safe from any thread."""
+        self._stop_requested = True
+        if self._loop is not None and self._stopping is not None:
+            with contextlib.suppress(RuntimeError):  # the loop already ended
+                self._loop.call_soon_threadsafe(self._stopping.set)
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop_requested
+
+    def run_sync(self) -> WorkerStats:
+        return asyncio.run(self.run())
+
+    # -- the loop -------------------------------------------------------------------------
+
+    async def run(self) -> WorkerStats:
+        self._loop = asyncio.get_running_loop()
+        self._stopping = asyncio.Event()
+        if self._stop_requested:
+            self._stopping.set()
+        own_http = self._http is None
+        http = self._http or _http_client(self.options)
+        adapters = AdapterCache(http)
+        results: asyncio.Queue[tuple[Claimed, SendOutcome] | None] = asyncio.Queue()
+        inflight = 0  # sends running now
+        unrecorded = 0  # claimed and not yet recorded (in flight or waiting for the recorder)
+        slot_free = asyncio.Event()
+        settled = asyncio.Event()
+        settled.set()
+
+        async def send(claimed: Claimed) -> None:
+            nonlocal inflight
+            try:
+                outcome = await send_one(adapters.get(claimed.channel_id), claimed)
+            finally:
+                inflight -= 1
+                slot_free.set()
+            await results.put((claimed, outcome))
+
+        async def recorder() -> None:
+            nonlocal unrecorded
+            while True:
+                item = await results.get()
+                if item is None:
+                    return
+                batch = [item]
+                while len(batch) < self.options.record_batch and not results.empty():
+                    nxt = results.get_nowait()
+                    if nxt is None:
+                        results.put_nowait(None)
+                        break
+                    batch.append(nxt)
+                await self._record(batch)
+                unrecorded -= len(batch)
+                if unrecorded == 0:
+                    settled.set()
+
+        await asyncio.to_thread(self._heartbeat, True)
+        record_task = asyncio.create_task(recorder(), name="recorder")
+        side_task = asyncio.create_task(self._side_jobs(), name="periodic")
+        tasks: set[asyncio.Task[None]] = set()
+        try:
+            while not self._stopping.is_set():
+                free = self.options.concurrency - inflight
+                if free <= 0:
+                    slot_free.clear()
+                    await _first(slot_free.wait(), self._stopping.wait())
+                    continue
+                found = await asyncio.to_thread(self._claim_round, adapters, free)
+                for claimed in found.claimed:
+                    inflight += 1
+                    unrecorded += 1
+                    settled.clear()
+                    task = asyncio.create_task(send(claimed))
+                    tasks.add(task)
+                    task.add_done_callback(tasks.discard)
+                self.stats.claimed += len(found.claimed)
+                if found.claimed:
+                    continue
+                if self.options.until_idle and not found.waiting:
+                    # nothing claimable now: done once what is in flight has been recorded
+                    # (a recorded template may release its content message)
+                    await _first(settled.wait(), self._stopping.wait())
+                    if self._stopping.is_set() or await asyncio.to_thread(nothing_due, self.app):
+                        break
+                    continue
+                await self._sleep(found.wake_in)
+        finally:
+            if tasks:
+                await asyncio.gather(*tasks, return_exceptions=True)
+            await results.put(None)
+            await record_task
+            side_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await side_task
+            if own_http:
+                await http.aclose()
+            await _logged(self._heartbeat, False)
+        return self.stats
+
+    async def _sleep(self, seconds: float | None) -> None:
+        assert self._stopping is not None
+        delay = self.options.poll_interval if seconds is None else seconds
+        delay = max(MIN_SLEEP, min(delay, self.options.poll_interval))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), timeout=delay)
+
+    def _claim_round(self, adapters: AdapterCache, free: int) -> _Round:
+        """Ask each sendable channel for due messages (runs in a thread)."""
+        found = _Round()
+        if free <= 0:
+            found.waiting = True
+            return found
+        channels, resumes_at = sendable_channels(self.app)
+        if resumes_at is not None:
+            found.wake_in = max(0.0, (resumes_at - self.app.clock.now()).total_seconds())
+        mono = time.monotonic()
+        self._rotation += 1
+        if channels:
+            shift = self._rotation % len(channels)
+            channels = channels[shift:] + channels[:shift]
+        for channel_id in channels:
+            room = min(self.options.batch, free - len(found.claimed))
+            if room <= 0:
+                found.waiting = True
+                break
+            if self._idle_until.get(channel_id, 0.0) > mono and not self.options.until_idle:
+                continue
+            result = claim_channel(
+                self.app,
+                self.worker_id,
+                channel_id,
+                limit=room,
+                lease=self.options.lease,
+                rotate=self._rotation,
+            )
+            if result.claimed:
+                self._idle_until.pop(channel_id, None)
+                self._refresh_adapter(adapters, channel_id, mono)
+                found.claimed += result.claimed
+            if result.idle:
+                self._idle_until[channel_id] = mono + self.options.poll_interval
+            if result.busy:
+                found.waiting = True
+                found.wake_in = _earliest(found.wake_in, BUSY_RETRY)
+            if result.wait is not None:
+                found.waiting = True
+                found.wake_in = _earliest(found.wake_in, result.wait)
+        return found
+
+    def _refresh_adapter(self, adapters: AdapterCache, channel_id: int, mono: float) -> None:
+        if mono - self._adapters_at.get(channel_id, -ADAPTER_TTL) >= ADAPTER_TTL:
+            adapters.refresh(self.app, [channel_id])
+            self._adapters_at[channel_id] = mono
+
+    async def _record(self, batch: list[tuple[Claimed, SendOutcome]]) -> None:
+        """Record a batch; a database hiccup is retried while the leases last. After that
+        the messages are left to lease recovery (``uncertain``): never sent twice."""
+        deadline = time.monotonic() + self.options.lease.total_seconds()
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                await asyncio.to_thread(record_outcomes, self.app, batch)
+                break
+            except Exception:  # noqa: BLE001 - keep the results and try again
+                log.exception("recording %d outcome(s) failed (attempt %d)", len(batch), attempt)
+                if time.monotonic() >= deadline:
+                    log.error("giving up on %d outcome(s): they will become uncertain", len(batch))
+                    return
+                await asyncio.sleep(min(5.0, 0.2 * attempt))
+        for claimed, outcome in batch:
+            self.stats.count(outcome)
+            if self._on_outcome is not None:
+                self._on_outcome(claimed, outcome)
+
+    async def _side_jobs(self) -> None:
+        """Heartbeat and the periodic jobs, each at its own interval; failures are logged."""
+        next_run: dict[str, float] = {}
+        next_beat = time.monotonic() + HEARTBEAT_EVERY
+        while True:
+            now = time.monotonic()
+            if now >= next_beat:
+                next_beat = now + HEARTBEAT_EVERY
+                await _logged(self._heartbeat, True)
+            if self.options.run_periodic_jobs:
+                for job in list(periodic.PERIODIC_JOBS):
+                    if now >= next_run.get(job.name, 0.0):
+                        next_run[job.name] = now + job.interval_seconds
+                        await _logged(job.run, self.app)
+            await asyncio.sleep(0.5)
+
+    def _heartbeat(self, alive: bool) -> None:
+        now = self.app.clock.now()
+        with self.app.db.transaction() as session:
+            if not alive:
+                session.execute(
+                    delete(WorkerHeartbeat).where(WorkerHeartbeat.worker_id == self.worker_id)
+                )
+                return
+            known = session.scalar(
+                select(WorkerHeartbeat.worker_id).where(WorkerHeartbeat.worker_id == self.worker_id)
+            )
+            if known:
+                session.execute(
+                    update(WorkerHeartbeat)
+                    .where(WorkerHeartbeat.worker_id == self.worker_id)
+                    .values(heartbeat_at=now)
+                )
+            else:
+                session.add(
+                    WorkerHeartbeat(
+                        worker_id=self.worker_id,
+                        hostname=socket.gethostname(),
+                        pid=os.getpid(),
+                        started_at=now,
+                        heartbeat_at=now,
+                    )
+                )
+
+
+async def _logged(fn: Callable[..., object], *args: object) -> None:
+    try:
+        await asyncio.to_thread(fn, *args)
+    except Exception:  # noqa: BLE001 - a periodic job never stops the dispatcher
+        log.exception("periodic job %s failed", getattr(fn, "__name__", fn))
+
+
+def _earliest(a: float | None, b: float) -> float:
+    return b if a is None else min(a, b)
+
+
+async def _first(*waits: Coroutine[Any, Any, Any]) -> None:
+    """Wait until the first of these finishes; cancel the others."""
+    tasks = [asyncio.ensure_future(w) for w in waits]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+
+
+def _http_client(options: WorkerOptions) -> httpx.AsyncClient:
+    kwargs: dict[str, object] = {
+        "limits": httpx.Limits(
+            max_connections=options.concurrency,
+            max_keepalive_connections=options.concurrency,
+        )
+    }
+    if options.http_timeout is not None:
+        kwargs["timeout"] = httpx.Timeout(options.http_timeout)
+    return new_http_client(**kwargs)

@@ -1,0 +1,177 @@
+"""``hde send`` as a service: one ticket per eligible row, placeholders, the single-ticket
+email rules, relaunch and concurrent launches without duplicates, schedule, pause, cancel
+— on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from hde_core.db.models import AuditEvent, Message, Ticket
+from hde_core.dispatch.worker import Worker, WorkerOptions
+from hde_core.errors import Refused, UsageError
+from hde_core.sandbox.smtp_sink import wait_for_mail
+from hde_core.services import campaigns as svc
+from tests.services.helpers import provision_email
+
+LIST = (
+    "Email;Имя;order_id\n"
+    "anna@example.com;Анна;A-1\n"
+    "boris@example.com;Борис;A-2\n"
+    "not-an-email;Вера;A-3\n"
+    " anna@EXAMPLE.com ;Анна again;A-4\n"
+    "gleb@example.com;Глеб;\n"
+    "dina@example.com;Дина;A-6\n"
+).encode("utf-8")
+
+
+def request(**kw):
+    base = dict(
+        source=LIST,
+        filename="clients.csv",
+        channels=["email"],
+        subject="Заказ {{ order_id }}",
+        body="{{ Имя }}, ваш заказ {{ order_id }} готов.",
+    )
+    base.update(kw)
+    return svc.SendRequest(**base)
+
+
+def count(app, model, **where):
+    with app.db.reader() as s:
+        stmt = select(func.count()).select_from(model)
+        for k, v in where.items():
+            stmt = stmt.where(getattr(model, k) == v)
+        return s.scalar(stmt)
+
+
+@pytest.fixture
+def email_app(app, tmp_path, smtp_sink):
+    provision_email(app, tmp_path, smtp_sink.url)
+    return app
+
+
+def test_one_ticket_per_eligible_row_with_placeholders_filled(email_app, smtp_sink):
+    result = svc.launch(email_app, request(), "lead")
+    assert result.summary["rows"] == 6
+    assert result.summary["eligible"] == 3
+    assert result.summary["reasons"]["invalid_email"] == 1
+    assert result.summary["reasons"]["duplicate"] == 1
+    assert result.summary["reasons"]["missing_field"] == 1  # gleb has no order_id
+    assert (result.tickets_created, result.messages_created) == (3, 3)
+    with email_app.db.reader() as s:
+        tickets = {t.subject: t for t in s.scalars(select(Ticket))}
+        assert set(tickets) == {"Заказ A-1", "Заказ A-2", "Заказ A-6"}
+        assert tickets["Заказ A-2"].body == "Борис, ваш заказ A-2 готов."
+        assert tickets["Заказ A-2"].fields == {"order_id": "A-2"}  # the required custom field
+        trail = [e.event for e in s.scalars(select(AuditEvent).order_by(AuditEvent.id))]
+    assert trail.count("ticket_created") == 3 and trail.count("message_queued") == 3
+    Worker(email_app, WorkerOptions(until_idle=True, run_periodic_jobs=False)).run_sync()
+    mails = {m.to_header: m for m in wait_for_mail(smtp_sink.directory, 3)}
+    anna = mails["anna@example.com"]
+    # the department's mailbox and the "agent initiated" template, like a single ticket (R5-R7)
+    assert anna.from_header == "First line <support@company.com>"
+    assert anna.subject.endswith("] Заказ A-1")
+    assert "Анна, ваш заказ A-1 готов." in anna.text
+    report = svc.campaign_report(email_app, result.campaign_key)
+    assert report.messages["sent"] == 3 and report.tickets == 3
+
+
+def test_launching_again_creates_nothing_twice(email_app):
+    first = svc.launch(email_app, request(), "lead")
+    again = svc.launch(email_app, request(), "lead")
+    assert again.campaign_key == first.campaign_key and not again.created
+    assert (again.tickets_created, again.messages_created, again.already_queued) == (0, 0, 3)
+    assert count(email_app, Ticket) == 3 and count(email_app, Message) == 3
+    bigger = LIST + "eva@example.com;Ева;A-7\n".encode()
+    more = svc.launch(email_app, request(source=bigger, campaign_key=first.campaign_key), "lead")
+    assert (more.tickets_created, more.already_queued) == (1, 3)
+    assert count(email_app, Message) == 4
+
+
+def test_two_launches_at_the_same_moment_create_no_duplicate(email_app):
+    rows = "".join(f"c{i}@example.com;C{i};O-{i}\n" for i in range(600))
+    source = ("Email;Имя;order_id\n" + rows).encode()
+    results, errors = [], []
+
+    def go():
+        try:
+            results.append(svc.launch(email_app, request(source=source, campaign_key="same"), "lead"))
+        except Exception as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=go) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == []
+    assert count(email_app, Message) == 600 and count(email_app, Ticket) == 600
+    assert sum(r.tickets_created for r in results) == 600
+
+
+def test_key_reused_for_another_message_is_refused(email_app):
+    svc.launch(email_app, request(campaign_key="k1"), "lead")
+    with pytest.raises(Refused):
+        svc.launch(email_app, request(campaign_key="k1", body="Другой текст"), "lead")
+    assert count(email_app, Message) == 3
+
+
+@pytest.mark.parametrize(
+    ("kw", "key"),
+    [
+        ({"subject": "Заказ {{ nope }}"}, "campaigns.error.unknown_placeholder"),
+        ({"body": "{{ Имя "}, "campaigns.error.placeholder_syntax"),
+        ({"subject": " "}, "campaigns.error.subject_required"),
+        ({"params": {"1": "Имя"}}, "campaigns.error.params_without_template"),
+        ({"department": "Nowhere"}, "campaigns.error.department_not_found"),
+    ],
+)
+def test_bad_request_is_refused_before_anything_is_written(email_app, kw, key):
+    with pytest.raises(UsageError) as exc:
+        svc.launch(email_app, request(**kw), "lead")
+    assert exc.value.key == key
+    assert count(email_app, Ticket) == 0
+
+
+def test_dry_run_writes_nothing(email_app):
+    result = svc.launch(email_app, request(dry_run=True), "lead")
+    assert result.summary["eligible"] == 3 and result.tickets_created == 0
+    assert count(email_app, Ticket) == 0
+
+
+def test_scheduled_campaign_waits_for_its_time(email_app, clock, smtp_sink):
+    result = svc.launch(email_app, request(scheduled_at=clock.now() + timedelta(hours=1)), "lead")
+    assert svc.campaign_report(email_app, result.campaign_key).status == "scheduled"
+    Worker(email_app, WorkerOptions(until_idle=True, run_periodic_jobs=False)).run_sync()
+    assert count(email_app, Message, status="queued") == 3
+    clock.advance(hours=1, seconds=1)
+    Worker(email_app, WorkerOptions(until_idle=True, run_periodic_jobs=False)).run_sync()
+    assert count(email_app, Message, status="sent") == 3
+
+
+def test_pause_resume_and_cancel(email_app):
+    key = svc.launch(email_app, request(), "lead").campaign_key
+    assert svc.pause(email_app, key, "lead").status == "paused"
+    Worker(email_app, WorkerOptions(until_idle=True, run_periodic_jobs=False)).run_sync()
+    assert count(email_app, Message, status="queued") == 3
+    assert svc.resume(email_app, key, "lead").status == "running"
+    svc.pause(email_app, key, "lead")
+    report = svc.cancel(email_app, key, "lead")
+    assert report.status == "cancelled" and report.cancelled_now == 3
+    assert report.messages["cancelled"] == 3
+    Worker(email_app, WorkerOptions(until_idle=True, run_periodic_jobs=False)).run_sync()
+    assert count(email_app, Message, status="cancelled") == 3
+    with pytest.raises(Refused):
+        svc.launch(email_app, request(campaign_key=key), "lead")
+
+
+def test_finished_campaign_is_done(email_app):
+    key = svc.launch(email_app, request(), "lead").campaign_key
+    assert svc.finish_campaigns(email_app) == 0
+    Worker(email_app, WorkerOptions(until_idle=True, run_periodic_jobs=False)).run_sync()
+    assert svc.finish_campaigns(email_app) == 1
+    assert svc.campaign_report(email_app, key).status == "done"
