@@ -7,7 +7,10 @@ import httpx
 from hde_core.channels.base import ChannelAdapter, ChannelConfig
 from hde_core.channels.dialog360 import Dialog360Adapter
 from hde_core.channels.email import EmailAdapter
+from hde_core.channels.greenapi import GreenApiAdapter
 from hde_core.channels.meta_cloud import MetaCloudAdapter
+from hde_core.channels.telegram import TelegramAdapter
+from hde_core.channels.viber import ViberAdapter
 from hde_core.domain.channels import Provider
 from hde_core.errors import ConfigError
 
@@ -15,6 +18,9 @@ ADAPTERS: dict[Provider, type[ChannelAdapter]] = {
     Provider.SMTP: EmailAdapter,
     Provider.META_CLOUD: MetaCloudAdapter,
     Provider.DIALOG360: Dialog360Adapter,
+    Provider.TELEGRAM: TelegramAdapter,
+    Provider.VIBER: ViberAdapter,
+    Provider.GREEN_API: GreenApiAdapter,
 }
 
 

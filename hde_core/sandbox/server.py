@@ -20,11 +20,16 @@ from starlette.routing import BaseRoute, Mount
 from hde_core.bootstrap import App
 from hde_core.config import Settings
 from hde_core.entrypoints.webhooks import webhook_routes
+from hde_core.sandbox import sim_greenapi, sim_telegram, sim_viber
 
 log = logging.getLogger("hde.sandbox")
 
 #: Simulator factories by mount name: ``factory(settings) -> ASGI app``.
-SIMULATORS: dict[str, Callable[[Settings], Any]] = {}
+SIMULATORS: dict[str, Callable[[Settings], Any]] = {
+    "telegram": sim_telegram.create_app,
+    "viber": sim_viber.create_app,
+    "greenapi": sim_greenapi.create_app,
+}
 
 
 def build_http_app(app: App, with_simulators: bool = True) -> Starlette:
