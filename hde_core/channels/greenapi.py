@@ -1,0 +1,308 @@
+"""Green-API (unofficial WhatsApp through a linked phone): ``{apiUrl}/waInstance{id}/{method}/{token}``.
+
+Credentials ``id_instance`` and ``api_token`` travel in the URL path (never log it).
+Use the instance's own ``apiUrl`` from the Green-API console as the channel's
+``api_base`` (default ``https://api.green-api.com``).
+
+- Send: ``sendMessage`` with ``chatId`` ``<digits>@c.us`` and ``message``. Green-API
+  numbers messages per chat, so the message id is ``chatId_idMessage``; the
+  ``outgoingMessageStatus`` webhook yields the same string.
+- Connection: ``getStateInstance``, mapped by :data:`INSTANCE_STATES`: a phone that is
+  not linked, banned or on a spam "yellow card" disconnects the channel; ``starting``
+  and ``sleepMode`` recover by themselves (messages wait in Green-API's queue).
+- Webhook: ``setSettings`` with ``webhookUrl`` and ``webhookUrlToken``; Green-API sends
+  the token in the ``Authorization`` header of every webhook. Its own integration
+  library reads it as ``Bearer <token>``; the raw token is accepted too.
+- Errors are HTTP status codes (:data:`GREEN_ERRORS`); anything else is transient
+  with a capped retry.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+import httpx
+
+from hde_core.channels.base import (
+    HttpAdapter,
+    HttpCall,
+    OutgoingMessage,
+    WebhookRequest,
+    constant_time_equals,
+    retry_after_header,
+)
+from hde_core.domain import events as ev
+from hde_core.domain.addresses import normalise_phone, phone_to_wa_id
+from hde_core.domain.channels import ChannelKind, Provider
+from hde_core.domain.outcomes import (
+    ConnectionCheck,
+    Disconnected,
+    ErrorClass,
+    Fail,
+    Retry,
+    SendOutcome,
+    Sent,
+)
+from hde_core.domain.statuses import MessageStatus
+from hde_core.i18n import t
+
+E = ErrorClass
+S = MessageStatus
+
+#: (HTTP status, words in the answer, class). First match wins; an empty text matches any.
+#: 401/403/466 per PROVIDERS.md (466: the plan's quota is used up); 400 texts from the
+#: SendMessage and CheckWhatsapp pages.
+GREEN_ERRORS: tuple[tuple[int, str, ErrorClass], ...] = (
+    (429, "", E.RATE_LIMITED),
+    (400, "starting or not authorized", E.TRANSIENT),
+    (400, "not authorized", E.AUTH),
+    (400, "", E.INVALID_REQUEST),
+    (401, "", E.AUTH),
+    (403, "", E.AUTH),
+    (466, "", E.AUTH),
+)
+
+#: ``stateInstance`` → (usable, plain-words key). Unknown states are not usable.
+INSTANCE_STATES: dict[str, tuple[bool, str]] = {
+    "authorized": (True, "channels.greenapi.state.authorized"),
+    "starting": (True, "channels.greenapi.state.starting"),
+    "sleepMode": (True, "channels.greenapi.state.sleep_mode"),
+    "notAuthorized": (False, "channels.greenapi.state.not_authorized"),
+    "blocked": (False, "channels.greenapi.state.blocked"),
+    "yellowCard": (False, "channels.greenapi.state.yellow_card"),
+}
+
+#: ``outgoingMessageStatus.status`` → (our status, opt-out, outside the 24-hour window).
+#: ``yellowCard`` is not listed: the message waits in Green-API's queue; the periodic
+#: connection check stops the channel instead.
+GREEN_STATUSES: dict[str, tuple[MessageStatus, bool, bool]] = {
+    "sent": (S.SENT, False, False),
+    "delivered": (S.DELIVERED, False, False),
+    "read": (S.READ, False, False),
+    "failed": (S.FAILED, False, False),
+    "noAccount": (S.FAILED, True, False),  # the number has no WhatsApp: stop writing to it
+    "notInGroup": (S.FAILED, False, False),
+    "noActiveSession": (S.FAILED, False, True),  # WABA flavour: window closed
+}
+
+#: How incoming message types are recorded: (data key, text key, placeholder).
+_INCOMING_TEXT: dict[str, tuple[str, str, str]] = {
+    "textMessage": ("textMessageData", "textMessage", ""),
+    "extendedTextMessage": ("extendedTextMessageData", "text", ""),
+    "quotedMessage": ("extendedTextMessageData", "text", ""),
+    "imageMessage": ("fileMessageData", "caption", "[image]"),
+    "videoMessage": ("fileMessageData", "caption", "[video]"),
+    "documentMessage": ("fileMessageData", "caption", "[document]"),
+    "audioMessage": ("fileMessageData", "caption", "[audio]"),
+}
+
+
+def chat_id_for(recipient: str) -> str:
+    """``+79001234567`` → ``79001234567@c.us``; a ready chat id is kept."""
+    return recipient if "@" in recipient else f"{phone_to_wa_id(recipient)}@c.us"
+
+
+def message_id(chat_id: str, id_message: str) -> str:
+    return f"{chat_id}_{id_message}"
+
+
+def classify(status: int, text: str, response: httpx.Response | None = None) -> SendOutcome:
+    lowered = text.lower()
+    error_class = E.TRANSIENT
+    for row_status, words, row_class in GREEN_ERRORS:
+        if row_status == status and (not words or words in lowered):
+            error_class = row_class
+            break
+    detail = f"{status} {text}".strip()
+    if error_class == E.AUTH:
+        return Disconnected(str(status), t("channels.greenapi.refused", error=detail))
+    if error_class in (E.RATE_LIMITED, E.TRANSIENT):
+        after = retry_after_header(response) if response is not None else None
+        return Retry(error_class, str(status), detail, after=after)
+    return Fail(error_class, str(status), detail)
+
+
+def _answer_text(response: httpx.Response, body: Any) -> str:
+    if isinstance(body, dict):
+        return str(body.get("message") or body.get("error") or body.get("description") or body)
+    return response.text[:500] or response.reason_phrase
+
+
+def _when(unix: Any) -> datetime:
+    return datetime.fromtimestamp(int(unix), tz=UTC)
+
+
+def _incoming_text(message_data: dict[str, Any]) -> str:
+    kind = str(message_data.get("typeMessage") or "")
+    data_key, text_key, placeholder = _INCOMING_TEXT.get(kind, ("", "", f"[{kind}]"))
+    value = (message_data.get(data_key) or {}).get(text_key) if data_key else None
+    return str(value or placeholder)
+
+
+def _sender_chat(sender: dict[str, Any]) -> str | None:
+    """The personal chat the message came from (groups and hidden ``@lid`` ids are skipped)."""
+    for candidate in (sender.get("chatId"), sender.get("sender")):
+        if isinstance(candidate, str) and candidate.endswith("@c.us"):
+            return candidate
+    return None
+
+
+def parse_notification(data: dict[str, Any]) -> list[ev.WebhookEvent]:
+    """One Green-API webhook in our vocabulary."""
+    kind = data.get("typeWebhook")
+    if not isinstance(kind, str):
+        raise ValueError("not a Green-API notification")
+    if kind == "incomingMessageReceived":
+        sender = data.get("senderData") or {}
+        chat = _sender_chat(sender)
+        if chat is None:
+            return []
+        phone = normalise_phone("+" + chat.split("@", 1)[0])
+        if not phone.ok or phone.value is None:
+            return []
+        return [
+            ev.InboundMessage(
+                address=phone.value,
+                provider_message_id=message_id(chat, str(data["idMessage"])),
+                at=_when(data["timestamp"]),
+                text=_incoming_text(data.get("messageData") or {}),
+                display_name=sender.get("senderContactName") or sender.get("senderName") or None,
+                phone=phone.value,
+                raw=data,
+            )
+        ]
+    if kind == "outgoingMessageStatus":
+        mapped = GREEN_STATUSES.get(str(data.get("status")))
+        if mapped is None or data.get("sendByApi") is False:
+            return []  # yellowCard, unknown, or a message typed on the phone
+        status, opt_out, window_closed = mapped
+        failed = status == S.FAILED
+        chat = str(data["chatId"])
+        return [
+            ev.StatusUpdate(
+                provider_message_id=message_id(chat, str(data["idMessage"])),
+                status=status,
+                at=_when(data["timestamp"]),
+                error_code=str(data["status"]) if failed else None,
+                error_text=(str(data.get("description") or data["status"])) if failed else None,
+                opt_out=opt_out,
+                window_closed=window_closed,
+                recipient=chat,
+                raw=data,
+            )
+        ]
+    return []  # stateInstanceChanged, outgoingMessageReceived, incomingCall …
+
+
+class GreenApiAdapter(HttpAdapter):
+    provider: ClassVar[Provider] = Provider.GREEN_API
+    kind: ClassVar[ChannelKind] = ChannelKind.WHATSAPP
+    default_api_base: ClassVar[str] = "https://api.green-api.com"
+    max_text_length: ClassVar[int] = 20_000
+    #: Green-API's queue sends no faster than one message per 500 ms
+    #: (``delaySendMessagesMilliseconds`` minimum); slower is safer for the number.
+    default_rate_per_sec: ClassVar[float] = 2.0
+    default_burst: ClassVar[int] = 1
+    supports_webhook_registration: ClassVar[bool] = True
+    webhook_needs_secret: ClassVar[bool] = True
+
+    def method_url(self, method: str) -> str:
+        instance = self.config.credential("id_instance")
+        token = self.config.credential("api_token")
+        return f"{self.api_base}/waInstance{instance}/{method}/{token}"
+
+    def build_send_request(self, message: OutgoingMessage) -> HttpCall:
+        return HttpCall(
+            "POST",
+            self.method_url("sendMessage"),
+            json={
+                "chatId": chat_id_for(message.recipient),
+                "message": message.payload.get("text") or "",
+            },
+        )
+
+    async def send(self, message: OutgoingMessage) -> SendOutcome:
+        text = str(message.payload.get("text") or "")
+        if not text.strip() or len(text) > self.max_text_length:
+            return Fail(
+                E.INVALID_REQUEST,
+                "text_length",
+                t("channels.text_length", length=len(text), limit=self.max_text_length),
+            )
+        outcome = await super().send(message)
+        if isinstance(outcome, Sent):  # idMessage is unique per chat only
+            chat = chat_id_for(message.recipient)
+            return Sent(message_id(chat, outcome.provider_message_id), raw=outcome.raw)
+        return outcome
+
+    def parse_send_response(self, response: httpx.Response, body: Any) -> SendOutcome:
+        """``idMessage`` alone; :meth:`send` prefixes the chat id."""
+        if response.status_code == 200 and isinstance(body, dict) and body.get("idMessage"):
+            return Sent(str(body["idMessage"]), raw=body)
+        if response.status_code == 200:
+            return Retry(E.TRANSIENT, "bad_answer", "Green-API answered without idMessage")
+        return classify(response.status_code, _answer_text(response, body), response)
+
+    async def _call(self, method: str, verb: str = "GET", payload: Any = None) -> Any:
+        answer = await self.call(HttpCall(verb, self.method_url(method), json=payload))
+        if isinstance(answer, Retry):
+            return ConnectionCheck(False, t("channels.check.network", error=answer.text))
+        response, body = answer
+        if response.status_code != 200 or not isinstance(body, dict):
+            outcome = classify(response.status_code, _answer_text(response, body), response)
+            key = (
+                "channels.greenapi.refused"
+                if isinstance(outcome, Disconnected)
+                else "channels.check.provider_error"
+            )
+            text = f"{response.status_code} {_answer_text(response, body)}"
+            return ConnectionCheck(False, t(key, error=text))
+        return body
+
+    async def check_connection(self) -> ConnectionCheck:
+        answer = await self._call("getStateInstance")
+        if isinstance(answer, ConnectionCheck):
+            return answer
+        state = str(answer.get("stateInstance") or "")
+        usable, key = INSTANCE_STATES.get(state, (False, "channels.greenapi.state.unknown"))
+        return ConnectionCheck(usable, t(key, state=state), info={"state": state})
+
+    async def register_webhook(self, url: str) -> ConnectionCheck:
+        if not self.config.webhook_secret:
+            return ConnectionCheck(False, t("channels.webhook.secret_missing"))
+        settings: dict[str, Any] = {
+            "webhookUrl": url,
+            "webhookUrlToken": self.config.webhook_secret,
+            "incomingWebhook": "yes",
+            "outgoingWebhook": "yes",
+            "outgoingMessageWebhook": "no",
+            "outgoingAPIMessageWebhook": "no",
+            "stateWebhook": "yes",
+        }
+        delay = self.config.settings.get("send_delay_ms")
+        if delay:
+            settings["delaySendMessagesMilliseconds"] = int(delay)
+        answer = await self._call("setSettings", "POST", settings)
+        if isinstance(answer, ConnectionCheck):
+            return answer
+        if answer.get("saveSettings") is not True:
+            return ConnectionCheck(False, t("channels.check.provider_error", error=str(answer)))
+        return ConnectionCheck(True, url)
+
+    # -- webhooks --------------------------------------------------------------------
+
+    def verify_webhook(self, request: WebhookRequest) -> bool:
+        secret = self.config.webhook_secret
+        if not secret:
+            return False
+        given = request.headers.get("authorization", "").strip()
+        if given[:7].lower() == "bearer ":
+            given = given[7:].strip()
+        return constant_time_equals(given, secret)
+
+    def parse_webhook(self, request: WebhookRequest) -> list[ev.WebhookEvent]:
+        data = request.json()
+        if not isinstance(data, dict):
+            raise ValueError("not a Green-API notification")
+        return parse_notification(data)
