@@ -1,0 +1,381 @@
+"""Reading what team leads export from Excel, 1C, amoCRM, Bitrix24 and Google Sheets.
+
+CSV in UTF-8 (with or without BOM), cp1251 and other Cyrillic code pages, UTF-16; the
+delimiter (``,`` ``;`` tab ``|``) detected; quoted fields with line breaks; XLSX (the first
+sheet or a chosen one). Every cell is read as text, exactly as written — a phone typed as
+``8 (912) 345-67-89`` must not become a number, and a number Excel already mangled
+(``7.91234E+10``) must reach the normaliser unchanged so it can be refused.
+
+A file that is not a contact list is refused with one plain-words :class:`InputError`
+saying what is wrong and what to do; nothing is read half-way. Encoding and delimiter are
+detected on a sample (charset-normalizer), then pyarrow parses the whole file.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import re
+import zipfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from pathlib import Path
+from typing import Any
+
+import charset_normalizer
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+
+from hde_core.errors import InputError
+
+#: A line longer than this is not a contact (a binary blob, or a quote that never closes).
+MAX_LINE_BYTES = 1024 * 1024
+SAMPLE_BYTES = 256 * 1024
+DELIMITERS = (";", ",", "\t", "|")
+#: Single-byte code pages a Russian-speaking team's files come in, most likely first.
+LEGACY_ENCODINGS = ("cp1251", "koi8_r", "cp866", "mac_cyrillic", "iso8859_5", "cp1252", "cp1250")
+_CONTROL = frozenset(range(32)) - {9, 10, 12, 13, 26}
+#: Three Cyrillic letters in a row decoded from UTF-8: never an accident of a code page.
+_UTF8_RUSSIAN_WORD = re.compile("[\u0410-\u044f\u0401\u0451]{3,}")
+
+
+@dataclass(frozen=True)
+class RawList:
+    """A list as read: every column text, blanks as ``""``, header names unique."""
+
+    table: pa.Table
+    headers: list[str]
+    format: str  # "csv" | "xlsx"
+    encoding: str | None  # None for XLSX
+    delimiter: str | None  # None for XLSX
+    sheet: str | None = None
+
+
+def read_list(
+    source: Path | bytes,
+    *,
+    filename: str | None = None,
+    sheet: str | None = None,
+    limit_mb: int = 200,
+) -> RawList:
+    """Read a CSV or XLSX list; raises :class:`InputError` for anything that is not one."""
+    name = filename or (source.name if isinstance(source, Path) else "list")
+    data = _load_bytes(source, name, limit_mb)
+    if not data.strip(b" \t\r\n\x00\xef\xbb\xbf\xff\xfe"):
+        raise InputError("lists.error.empty", name=name)
+    if data.startswith(b"\xd0\xcf\x11\xe0"):
+        raise InputError("lists.error.xls", name=name)
+    if data.startswith(b"PK\x03\x04") or name.lower().endswith((".xlsx", ".xlsm")):
+        return _read_xlsx(data, name, sheet)
+    if data.startswith((b"%PDF", b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"\x1f\x8b")):
+        raise InputError("lists.error.not_a_list", name=name)
+    utf8, encoding = _to_utf8(data, name)
+    return _read_csv(utf8, encoding, name)
+
+
+def _load_bytes(source: Path | bytes, name: str, limit_mb: int) -> bytes:
+    limit = limit_mb * 1024 * 1024
+    if isinstance(source, bytes):
+        size = len(source)
+    else:
+        if not source.is_file():
+            raise InputError("error.file_not_found", path=str(source))
+        size = source.stat().st_size
+    if size > limit:
+        raise InputError(
+            "lists.error.too_large", name=name, size=f"{size / 1024 / 1024:.0f}", limit=limit_mb
+        )
+    if isinstance(source, bytes):
+        return source
+    try:
+        return source.read_bytes()
+    except OSError as exc:
+        raise InputError("error.file_unreadable", path=str(source), reason=exc.strerror) from exc
+
+
+# --- encoding -------------------------------------------------------------------------
+
+
+def _to_utf8(data: bytes, name: str) -> tuple[bytes, str]:
+    """The file as UTF-8 bytes without a BOM, and the encoding it was in."""
+    encoding = detect_encoding(data, name)
+    if encoding in ("utf-8", "utf-8-sig"):
+        return (data[3:] if data.startswith(codecs.BOM_UTF8) else data), encoding
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            "lists.error.mixed_encoding", name=name, encoding=encoding, offset=exc.start
+        ) from exc
+    return text.removeprefix("\ufeff").encode("utf-8"), encoding
+
+
+def detect_encoding(data: bytes, name: str) -> str:
+    """BOM first, then UTF-8, then the Cyrillic and Western code pages (charset-normalizer)."""
+    for bom, encoding in (
+        (codecs.BOM_UTF32_LE, "utf-32"),
+        (codecs.BOM_UTF32_BE, "utf-32"),
+        (codecs.BOM_UTF8, "utf-8-sig"),
+        (codecs.BOM_UTF16_LE, "utf-16"),
+        (codecs.BOM_UTF16_BE, "utf-16"),
+    ):
+        if data.startswith(bom):
+            return encoding
+    sample = data[:SAMPLE_BYTES]
+    if b"\x00" in sample:
+        guess = _utf16_without_bom(sample)
+        if guess is None:
+            raise InputError("lists.error.not_a_list", name=name)
+        return guess
+    controls = sum(sample.count(bytes([c])) for c in _CONTROL)
+    if controls > len(sample) // 100:
+        raise InputError("lists.error.not_a_list", name=name)
+    if _is_utf8(sample, complete=len(sample) == len(data)):
+        return "utf-8"
+    text = sample.decode("utf-8", errors="replace")
+    if _UTF8_RUSSIAN_WORD.search(text):
+        # Russian words in valid UTF-8 next to invalid bytes: two encodings in one file.
+        first = len(text[: text.index("\ufffd")].encode("utf-8", errors="replace"))
+        raise InputError("lists.error.mixed_encoding", name=name, encoding="UTF-8", offset=first)
+    best = charset_normalizer.from_bytes(sample, cp_isolation=list(LEGACY_ENCODINGS)).best()
+    if best is None:
+        raise InputError("lists.error.encoding", name=name)
+    return str(best.encoding)
+
+
+def _is_utf8(sample: bytes, complete: bool) -> bool:
+    try:
+        sample.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        # A sample cut in the middle of a character is still UTF-8.
+        return (
+            not complete and exc.start >= len(sample) - 3 and exc.reason == "unexpected end of data"
+        )
+    return True
+
+
+def _utf16_without_bom(sample: bytes) -> str | None:
+    """UTF-16 saved without a BOM shows NULs on one side of mostly-ASCII text."""
+    even = sample[0::2].count(0)
+    odd = sample[1::2].count(0)
+    half = max(len(sample) // 2, 1)
+    if odd > half * 0.2 and even < half * 0.02:
+        return "utf-16-le"
+    if even > half * 0.2 and odd < half * 0.02:
+        return "utf-16-be"
+    return None
+
+
+# --- CSV --------------------------------------------------------------------------------
+
+
+def _check_line_lengths(data: bytes, name: str) -> None:
+    """Refuse a line longer than :data:`MAX_LINE_BYTES` (and say which)."""
+    raw = np.frombuffer(data, dtype=np.uint8)
+    ends = np.flatnonzero(raw == 10)
+    bounds = np.concatenate(([-1], ends, [len(raw)]))
+    lengths = np.diff(bounds) - 1
+    longest = int(np.argmax(lengths))
+    if lengths[longest] > MAX_LINE_BYTES:
+        raise InputError(
+            "lists.error.line_too_long",
+            name=name,
+            line=longest + 1,
+            limit=MAX_LINE_BYTES // 1024 // 1024,
+        )
+
+
+def detect_delimiter(sample: str) -> str:
+    """The delimiter that splits the first rows into the same number (>1) of fields."""
+    lines = sample.splitlines(keepends=True)
+    if len(lines) > 1 and not sample.endswith(("\n", "\r")):
+        lines = lines[:-1]  # the sample may end in the middle of a row
+    head = "".join(lines[:200])
+    best: tuple[float, int, int] = (0.0, 1, 0)
+    chosen = ","
+    for rank, delimiter in enumerate(DELIMITERS):
+        try:
+            rows = [r for r in csv.reader(io.StringIO(head), delimiter=delimiter) if r]
+        except csv.Error:
+            continue
+        if not rows or len(rows[0]) < 2:
+            continue
+        width = len(rows[0])
+        consistent = sum(1 for r in rows if len(r) == width) / len(rows)
+        score = (consistent, width, -rank)
+        if score > best:
+            best, chosen = score, delimiter
+    return chosen
+
+
+def _header(text: str, delimiter: str) -> list[str]:
+    first = next(csv.reader(io.StringIO(text[:MAX_LINE_BYTES]), delimiter=delimiter), [])
+    return unique_headers(first)
+
+
+def unique_headers(names: Iterable[Any]) -> list[str]:
+    """Header names trimmed, blanks named by position, repeats numbered."""
+    out: list[str] = []
+    seen: set[str] = set()
+    for i, name in enumerate(names, start=1):
+        base = _cell_text(name).strip() or f"column_{i}"
+        candidate, k = base, 2
+        while candidate.casefold() in seen:
+            candidate, k = f"{base} ({k})", k + 1
+        seen.add(candidate.casefold())
+        out.append(candidate)
+    return out
+
+
+def _read_csv(data: bytes, encoding: str, name: str) -> RawList:
+    _check_line_lengths(data, name)
+    sample = data[:SAMPLE_BYTES].decode("utf-8", errors="ignore")
+    if "\x00" in sample:
+        raise InputError("lists.error.not_a_list", name=name)
+    delimiter = detect_delimiter(sample)
+    headers = _header(sample, delimiter)
+    if not headers:
+        raise InputError("lists.error.empty", name=name)
+    bad_rows: list[int | None] = []
+
+    def skip(row: Any) -> str:
+        bad_rows.append(row.number)
+        return "skip"
+
+    table: pa.Table | None = None
+    try:
+        table = pacsv.read_csv(
+            pa.py_buffer(data),
+            read_options=pacsv.ReadOptions(
+                column_names=headers, skip_rows=1, block_size=4 * MAX_LINE_BYTES
+            ),
+            parse_options=pacsv.ParseOptions(
+                delimiter=delimiter, newlines_in_values=True, invalid_row_handler=skip
+            ),
+            convert_options=pacsv.ConvertOptions(
+                column_types={h: pa.string() for h in headers},
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+    except pa.ArrowInvalid as exc:
+        if "UTF8" in str(exc) or "UTF-8" in str(exc):
+            try:
+                data.decode("utf-8")
+            except UnicodeDecodeError as bad:
+                raise InputError(
+                    "lists.error.mixed_encoding", name=name, encoding="UTF-8", offset=bad.start
+                ) from exc
+    if table is None or bad_rows:
+        # Rows with missing or extra fields (or a quirk pyarrow refuses): the standard
+        # library reader keeps every row, padding short ones and dropping extra fields.
+        table = _read_csv_slowly(data.decode("utf-8"), headers, delimiter, name)
+    if table.num_rows == 0:
+        raise InputError("lists.error.no_rows", name=name)
+    _check_cell_lengths(table, name)
+    return RawList(table, headers, "csv", _encoding_name(encoding), delimiter)
+
+
+def _check_cell_lengths(table: pa.Table, name: str) -> None:
+    """A cell longer than :data:`MAX_LINE_BYTES` is a quote that never closed, swallowing
+    the rows after it."""
+    for column in table.columns:
+        lengths = pc.binary_length(column)
+        if pc.max(lengths).as_py() > MAX_LINE_BYTES:
+            row = int(np.argmax(lengths.to_numpy())) + 1
+            raise InputError(
+                "lists.error.cell_too_long",
+                name=name,
+                row=row,
+                limit=MAX_LINE_BYTES // 1024 // 1024,
+            )
+
+
+def _read_csv_slowly(text: str, headers: list[str], delimiter: str, name: str) -> pa.Table:
+    csv.field_size_limit(MAX_LINE_BYTES)
+    width = len(headers)
+    columns: list[list[str]] = [[] for _ in headers]
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        next(reader, None)
+        for row in reader:
+            if not row or (len(row) == 1 and not row[0]):
+                continue
+            row = (row + [""] * width)[:width]
+            for column, value in zip(columns, row, strict=True):
+                column.append(value)
+    except csv.Error as exc:
+        raise InputError(
+            "lists.error.unreadable", name=name, line=reader.line_num, reason=str(exc)
+        ) from exc
+    return pa.table({h: pa.array(c, pa.string()) for h, c in zip(headers, columns, strict=True)})
+
+
+def _encoding_name(encoding: str) -> str:
+    return {"utf-8-sig": "utf-8-sig", "utf-16-le": "utf-16", "utf-16-be": "utf-16"}.get(
+        encoding, codecs.lookup(encoding).name
+    )
+
+
+# --- XLSX -------------------------------------------------------------------------------
+
+
+def _read_xlsx(data: bytes, name: str, sheet: str | None) -> RawList:
+    from openpyxl import load_workbook
+    from openpyxl.utils.exceptions import InvalidFileException
+
+    try:
+        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
+        raise InputError("lists.error.not_a_list", name=name) from exc
+    try:
+        names = list(workbook.sheetnames)
+        if sheet is not None and sheet not in names:
+            raise InputError(
+                "lists.error.sheet_not_found", name=name, sheet=sheet, sheets=", ".join(names)
+            )
+        worksheet = workbook[sheet] if sheet is not None else workbook[names[0]]
+        rows = [tuple(_cell_text(v) for v in row) for row in worksheet.iter_rows(values_only=True)]
+    finally:
+        workbook.close()
+    while rows and not any(rows[-1]):
+        rows.pop()  # formatted but empty rows at the end
+    if not rows or not any(rows[0]):
+        raise InputError("lists.error.empty", name=name)
+    width = max(_last_filled(r) for r in rows)
+    headers = unique_headers((list(rows[0]) + [""] * width)[:width])
+    body = [(list(r) + [""] * width)[:width] for r in rows[1:]]
+    if not body:
+        raise InputError("lists.error.no_rows", name=name)
+    table = pa.table(
+        {h: pa.array([r[i] for r in body], pa.string()) for i, h in enumerate(headers)}
+    )
+    return RawList(table, headers, "xlsx", None, None, sheet=worksheet.title)
+
+
+def _last_filled(row: Sequence[str]) -> int:
+    for i in range(len(row), 0, -1):
+        if row[i - 1]:
+            return i
+    return 0
+
+
+def _cell_text(value: Any) -> str:
+    """A spreadsheet cell as the text it holds: whole numbers without ``.0``, dates ISO."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, float):
+        if value.is_integer() and abs(value) < 1e17:
+            return str(int(value))
+        return repr(value)
+    if isinstance(value, datetime):
+        return value.isoformat(sep=" ") if value.time() != time(0) else value.date().isoformat()
+    if isinstance(value, date | time):
+        return value.isoformat()
+    return str(value)
