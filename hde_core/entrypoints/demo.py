@@ -70,6 +70,10 @@ def prepare(settings: Settings, demo_file: Path = DEMO_FILE) -> App:
     finally:
         db.dispose()
     app = bootstrap(settings)
+    # examples/sandbox.toml points at the local services through these, so that the demo
+    # (and the browser tests) can run on any ports.
+    os.environ["HDE_SMTP_SINK_PORT"] = str(settings.smtp_sink_port)
+    os.environ["HDE_SERVICES_URL"] = f"http://{settings.services_host}:{settings.services_port}"
     report = provision(app, demo_file, actor="demo")
     log.info("sandbox provisioned: %d change(s)", report.changed)
     return app

@@ -56,7 +56,7 @@ class DepartmentSpec(_Spec):
     @field_validator("smtp_url")
     @classmethod
     def _smtp(cls, v: str | None) -> str | None:
-        if v and not _ENV_REF.search(v):
+        if v:
             try:
                 SmtpTarget.parse(v)
             except ConfigError as exc:
@@ -237,6 +237,33 @@ def _expand_env(value: str, key: str, problems: list[ProvisionProblem], line: in
     return _ENV_REF.sub(repl, value)
 
 
+#: Where ``${ENV_VAR}`` is expanded: secrets, and addresses that differ per deployment.
+_EXPANDED = {"departments": ("smtp_url",), "channels": ("webhook_secret", "api_base")}
+
+
+def _expand_secrets(text: str, data: dict[str, Any], problems: list[ProvisionProblem]) -> None:
+    """Replace ``${ENV_VAR}`` in the raw document, before validation, naming any that is unset."""
+    for table, keys in _EXPANDED.items():
+        rows = data.get(table)
+        if not isinstance(rows, list):
+            continue
+        for i, row in enumerate(rows):
+            if not isinstance(row, dict):
+                continue
+            for key in keys:
+                if isinstance(row.get(key), str):
+                    line = _locate(text, (table, i, key))
+                    row[key] = _expand_env(row[key], f"{table}.{i}.{key}", problems, line)
+            creds = row.get("credentials") if table == "channels" else None
+            if isinstance(creds, dict):
+                for key, value in creds.items():
+                    if isinstance(value, str):
+                        line = _locate(text, (table, i, "credentials", key))
+                        creds[key] = _expand_env(
+                            value, f"{table}.{i}.credentials.{key}", problems, line
+                        )
+
+
 def read_spec(path: Path) -> ProvisionSpec:
     """Parse and validate the whole file; raise :class:`ProvisionInvalid` listing every problem."""
     try:
@@ -254,6 +281,10 @@ def read_spec(path: Path) -> ProvisionSpec:
         ) from exc
     except tomllib.TOMLDecodeError as exc:
         raise ProvisionInvalid([ProvisionProblem(None, "syntax", str(exc))], str(path)) from exc
+    problems: list[ProvisionProblem] = []
+    _expand_secrets(text, data, problems)
+    if problems:
+        raise ProvisionInvalid(problems, str(path))
     try:
         spec = ProvisionSpec.model_validate(data)
     except ValidationError as exc:
@@ -267,7 +298,6 @@ def read_spec(path: Path) -> ProvisionSpec:
         ]
         raise ProvisionInvalid(found, str(path)) from exc
 
-    problems: list[ProvisionProblem] = []
     _check_unique(text, "departments", [d.name for d in spec.departments], "name", problems)
     _check_unique(text, "channels", [c.name for c in spec.channels], "name", problems)
     _check_unique(text, "custom_fields", [f.key for f in spec.custom_fields], "key", problems)
@@ -278,21 +308,6 @@ def read_spec(path: Path) -> ProvisionSpec:
         "kind",
         problems,
     )
-    for i, dept in enumerate(spec.departments):
-        if dept.smtp_url:
-            line = _locate(text, ("departments", i, "smtp_url"))
-            dept.smtp_url = _expand_env(dept.smtp_url, f"departments.{i}.smtp_url", problems, line)
-    for i, ch in enumerate(spec.channels):
-        for key, value in list(ch.credentials.items()):
-            line = _locate(text, ("channels", i, "credentials", key))
-            ch.credentials[key] = _expand_env(
-                value, f"channels.{i}.credentials.{key}", problems, line
-            )
-        if ch.webhook_secret:
-            line = _locate(text, ("channels", i, "webhook_secret"))
-            ch.webhook_secret = _expand_env(
-                ch.webhook_secret, f"channels.{i}.webhook_secret", problems, line
-            )
     if problems:
         raise ProvisionInvalid(problems, str(path))
     return spec

@@ -99,3 +99,21 @@ def test_dry_run_changes_nothing(app, tmp_path):
     )
     assert report.changed == 7
     assert count(app, Department) == 0
+
+
+def test_addresses_from_environment(app, tmp_path, monkeypatch):
+    monkeypatch.setenv("SIM_URL", "http://127.0.0.1:9999")
+    monkeypatch.setenv("SINK_PORT", "2626")
+    path = tmp_path / "env.toml"
+    path.write_text(
+        '[[departments]]\nname = "IT"\nmailbox = "it@company.com"\nsmtp_url = "smtp://127.0.0.1:${SINK_PORT}"\n\n'
+        '[[channels]]\nname = "tg"\nkind = "telegram"\napi_base = "${SIM_URL}/sim/telegram"\n',
+        encoding="utf-8",
+    )
+    provision(app, path, "admin")
+    with app.db.reader() as s:
+        assert s.scalar(select(Channel.api_base)) == "http://127.0.0.1:9999/sim/telegram"
+        assert (
+            app.secrets.decrypt(s.scalar(select(Department.smtp_url_enc)))
+            == "smtp://127.0.0.1:2626"
+        )
