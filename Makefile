@@ -3,7 +3,7 @@ PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test bench lint typecheck migrate clean-venv
+.PHONY: run test bench screenshots lint typecheck migrate clean-venv
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,10 @@ test: $(VENV)/.installed-dev
 ## make bench: benchmarks beside a naive baseline; figures go to bench/RESULTS.md
 bench: $(VENV)/.installed-dev
 	$(BIN)/python -m bench $(BENCH_ARGS)
+
+## make screenshots: run the browser tests and keep their screenshots in docs/screenshots
+screenshots: $(VENV)/.installed-dev
+	HDE_SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots $(BIN)/python -m pytest tests/browser $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check hde_core tests bench app.py pages

@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +22,9 @@ from hde_core.services.users import add_user
 from tests.conftest import CI, TEST_SECRET, make_settings
 
 ROOT = Path(__file__).resolve().parents[2]
-SCREENSHOTS = ROOT / "docs" / "screenshots"
+#: `make screenshots` sets this to docs/screenshots (the README shows them); otherwise the
+#: screenshots go to a temporary folder so that a test run leaves the tree clean.
+SCREENSHOTS = Path(os.environ.get("HDE_SCREENSHOTS_DIR") or Path(tempfile.gettempdir()) / "hde-screenshots")
 PASSWORD = "correct-horse-42"
 
 
