@@ -26,6 +26,7 @@ from hde_core.db.migrate import upgrade
 from hde_core.db.session import Database
 from hde_core.sandbox.server import HttpServicesService
 from hde_core.sandbox.smtp_sink import SmtpSink, mail_dir
+from hde_core.sandbox.wa_demo import WaBusinessDemoService
 from hde_core.services.provision import provision
 
 log = logging.getLogger("hde.demo")
@@ -59,6 +60,7 @@ class SmtpSinkService:
 SERVICES: list[Callable[[App, Settings], Service]] = [
     SmtpSinkService,
     HttpServicesService,
+    WaBusinessDemoService,  # after the HTTP server: it talks to the WhatsApp simulators
 ]
 
 
@@ -70,10 +72,6 @@ def prepare(settings: Settings, demo_file: Path = DEMO_FILE) -> App:
     finally:
         db.dispose()
     app = bootstrap(settings)
-    # examples/sandbox.toml points at the local services through these, so that the demo
-    # (and the browser tests) can run on any ports.
-    os.environ["HDE_SMTP_SINK_PORT"] = str(settings.smtp_sink_port)
-    os.environ["HDE_SERVICES_URL"] = f"http://{settings.services_host}:{settings.services_port}"
     report = provision(app, demo_file, actor="demo")
     log.info("sandbox provisioned: %d change(s)", report.changed)
     return app

@@ -20,12 +20,14 @@ from starlette.routing import BaseRoute, Mount
 from hde_core.bootstrap import App
 from hde_core.config import Settings
 from hde_core.entrypoints.webhooks import webhook_routes
-from hde_core.sandbox import sim_greenapi, sim_telegram, sim_viber
+from hde_core.sandbox import sim_360dialog, sim_greenapi, sim_meta, sim_telegram, sim_viber
 
 log = logging.getLogger("hde.sandbox")
 
 #: Simulator factories by mount name: ``factory(settings) -> ASGI app``.
 SIMULATORS: dict[str, Callable[[Settings], Any]] = {
+    "meta": sim_meta.create_meta_simulator,
+    "360dialog": sim_360dialog.create_360dialog_simulator,
     "telegram": sim_telegram.create_app,
     "viber": sim_viber.create_app,
     "greenapi": sim_greenapi.create_app,
