@@ -408,7 +408,9 @@ def _apply(
             "enabled": cspec.enabled,
             "is_sandbox": cspec.sandbox,
             "department_id": department_id,
-            "settings": dict(cspec.settings),
+            # Keys named in the file win; settings made in the console or CLI (e.g. the default
+            # template's parameter mapping) survive a re-provision.
+            "settings": {**(channel.settings or {}), **cspec.settings},
             "rate_per_sec": cspec.rate_per_sec
             or (adapter.default_rate_per_sec if adapter else 1.0),
             "burst": cspec.burst or (adapter.default_burst if adapter else 1),

@@ -117,3 +117,23 @@ def test_addresses_from_environment(app, tmp_path, monkeypatch):
             app.secrets.decrypt(s.scalar(select(Department.smtp_url_enc)))
             == "smtp://127.0.0.1:2626"
         )
+
+
+def test_settings_made_elsewhere_survive_a_reprovision(app, tmp_path):
+    path = tmp_path / "s.toml"
+    path.write_text(
+        '[[channels]]\nname = "tg"\nkind = "telegram"\n[channels.settings]\nsender = "Bot"\n'
+    )
+    provision(app, path, "admin")
+    with app.db.transaction() as s:
+        channel = s.scalar(select(Channel))
+        channel.settings = {
+            **channel.settings,
+            "default_template_params": {"1": "{{ contact.name }}"},
+        }
+    assert provision(app, path, "admin").changed == 0
+    with app.db.reader() as s:
+        assert s.scalar(select(Channel)).settings == {
+            "sender": "Bot",
+            "default_template_params": {"1": "{{ contact.name }}"},
+        }
