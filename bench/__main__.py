@@ -14,6 +14,7 @@ from bench.common import Figure, write_results
 #: name → module path; each module has ``run(argv: list[str]) -> list[Figure]``.
 BENCHMARKS: dict[str, str] = {
     "dashboards": "bench.dashboards",
+    "lists": "bench.lists",
 }
 
 

@@ -16,6 +16,7 @@ distinct domain (email-validator's own deliverability check).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import numpy as np
@@ -42,6 +43,9 @@ _STRIPPED = " \t\r\n\u00a0"  # what str.strip() removes, the common part of it
 _WS = r"[ \t\r\n\x{00A0}]*"
 _FAST = f"^{_WS}{_ATEXT}+(?:\\.{_ATEXT}+)*@(?:{_LABEL}\\.)+{_TLD}{_WS}$"
 _EMAIL_MAX_LENGTH = 254
+_LOCAL_AT_DOMAIN = re.compile(
+    "([A-Za-z0-9_!#$%&'*+/=?^`{|}~-]+(?:\\.[A-Za-z0-9_!#$%&'*+/=?^`{|}~-]+)*)@([^@\\s<>\"]+)"
+)
 
 
 def _special_use_pattern() -> str:
@@ -88,15 +92,52 @@ def bulk_normalise_emails(
             out = pc.replace_with_mask(
                 out, pa.array(_scatter(n, rows)), value.filter(pa.array(simple))
             )
-    out = apply_reference(raw, np.flatnonzero(~handled), _reference_email, status, out)
+    out = apply_reference(raw, np.flatnonzero(~handled), _EmailReference(), status, out)
     if check_deliverability:
         out = _check_domains(status, out, deliverable or _dns_deliverable)
     return BulkAddresses(status, out)
 
 
-def _reference_email(text: str) -> tuple[int, str | None]:
-    result = normalise_email(text)
-    return STATUS_CODES[result.status], result.value
+class _EmailReference:
+    """The reference, with the domain checked once per distinct domain.
+
+    For ``local@domain`` with an ASCII dot-atom local part (and no display name, quotes or
+    whitespace), email-validator validates the local part and the domain independently and
+    then the three lengths; so the domain's verdict and Unicode form are taken from
+    ``validate_email("a@" + domain)`` (a shorter address: it fails only where every longer
+    one does) and the lengths are checked here. Anything else is validated as a whole.
+    """
+
+    def __init__(self) -> None:
+        #: domain → (Unicode form, longest UTF-8 length of its three forms), None: invalid
+        self.domains: dict[str, tuple[str, int] | None] = {}
+
+    def __call__(self, text: str) -> tuple[int, str | None]:
+        match = _LOCAL_AT_DOMAIN.fullmatch(text.strip())
+        if match is None:
+            result = normalise_email(text)
+            return STATUS_CODES[result.status], result.value
+        local, domain = match.groups()
+        if domain not in self.domains:
+            try:
+                checked = validate_email("a@" + domain, check_deliverability=False)
+                longest = max(
+                    len(form.encode("utf-8"))
+                    for form in (domain, checked.domain, checked.ascii_domain)
+                )
+                self.domains[domain] = (checked.domain, longest)
+            except EmailNotValidError:
+                self.domains[domain] = None
+        forms = self.domains[domain]
+        if forms is None:
+            return INVALID, None
+        unicode_domain, longest = forms
+        # The original, normalised and ASCII forms share the (ASCII) local part.
+        if len(local) + 1 + longest > _EMAIL_MAX_LENGTH:
+            return INVALID, None
+        if local.lower() in CASE_INSENSITIVE_MAILBOX_NAMES:
+            local = local.lower()
+        return OK, f"{local}@{unicode_domain}"
 
 
 def _check_domains(

@@ -50,15 +50,26 @@ def duplicates(dedupe_key: pa.Array) -> np.ndarray:
     n = len(dedupe_key)
     if n == 0:
         return np.zeros(0, dtype=bool)
-    codes = pc.dictionary_encode(dedupe_key).indices
-    codes_np = np.asarray(pc.fill_null(codes, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
-    present = np.flatnonzero(codes_np >= 0)
+    encoded = pc.dictionary_encode(dedupe_key)
+    codes = np.asarray(
+        pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False), dtype=np.int64
+    )
+    present = np.flatnonzero(codes >= 0)
     dup = np.zeros(n, dtype=bool)
-    if len(present):
-        _, first = np.unique(codes_np[present], return_index=True)
-        is_first = np.zeros(len(present), dtype=bool)
+    if not len(present):
+        return dup
+    seen = codes[present]
+    # Arrow numbers distinct values in order of first appearance, so a row is the first of
+    # its value exactly when its code is a new maximum (checked; else sort to be sure).
+    running = np.maximum.accumulate(seen)
+    is_first = np.empty(len(seen), dtype=bool)
+    is_first[0] = True
+    is_first[1:] = seen[1:] > running[:-1]
+    if int(is_first.sum()) != len(encoded.dictionary) or running[-1] != len(encoded.dictionary) - 1:
+        _, first = np.unique(seen, return_index=True)
+        is_first[:] = False
         is_first[first] = True
-        dup[present[~is_first]] = True
+    dup[present[~is_first]] = True
     return dup
 
 
@@ -94,7 +105,11 @@ def verdicts_on_channel(
         fact(index.has_written)
         + 2 * (fact(index.opted_out) + 2 * (fact(index.window_open) + 2 * (dup + 2 * field)))
     )
-    distinct, inverse = np.unique(combo, return_inverse=True)
+    present = np.bincount(combo)  # small non-negative integers: no sort needed
+    distinct = np.flatnonzero(present)
+    slot = np.zeros(len(present), dtype=np.int64)
+    slot[distinct] = np.arange(len(distinct))
+    inverse = slot[combo]
     reason = np.empty(len(distinct), dtype=np.int8)
     action = np.empty(len(distinct), dtype=np.int8)
     field_out = np.empty(len(distinct), dtype=np.int32)
@@ -119,7 +134,6 @@ def verdicts_on_channel(
         reason[k] = _REASON_CODE[verdict.reason]
         action[k] = _ACTION_CODE[verdict.action] if verdict.action else -1
         field_out[k] = required_fields.index(verdict.field) if verdict.field else -1
-    inverse = inverse.reshape(-1)
     return ChannelVerdicts(reason[inverse], action[inverse], field_out[inverse])
 
 

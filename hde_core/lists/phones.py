@@ -35,9 +35,15 @@ import phonenumbers
 import pyarrow as pa
 import pyarrow.compute as pc
 from phonenumbers import PhoneMetadata
-from phonenumbers.phonenumberutil import ValidationResult, _test_number_length
+from phonenumbers.phonenumberutil import (
+    ValidationResult,
+    _extract_possible_number,
+    _is_viable_phone_number,
+    _maybe_strip_extension,
+    _test_number_length,
+)
 
-from hde_core.domain.addresses import normalise_phone
+from hde_core.domain.addresses import _SCIENTIFIC, normalise_phone
 from hde_core.domain.eligibility import AddressStatus
 from hde_core.lists.text import as_string_array, blank_mask, scan_phone_shapes
 
@@ -53,6 +59,9 @@ _MAX_INPUT = 250  # phonenumbers._MAX_INPUT_STRING_LENGTH
 _MAX_NSN = 17  # phonenumbers._MAX_LENGTH_FOR_NSN
 _MIN_NSN = 2  # phonenumbers._MIN_LENGTH_FOR_NSN
 
+#: A number as step 1 accepts it, once leading text is gone (Python syntax).
+_PLAIN_NUMBER = re.compile("\\+?[0-9 \u00a0().\\-]*")
+_DROP_DIGITS = str.maketrans("", "", "0123456789")
 _TYPE_DESCS = (
     "premium_rate",
     "toll_free",
@@ -309,21 +318,114 @@ def bulk_normalise_phones(
     if replay is not None and n:
         shape = scan_phone_shapes(raw)
         fast = shape.ok & (shape.digit_count >= 3) & ~blank
-        if fast.any():
-            idx = np.flatnonzero(fast)
-            take = pa.array(idx)
-            ok_rows, valid, e164 = replay.run(shape.plus[idx], shape.digits.take(take))
-            rows = idx[ok_rows]
-            handled[rows] = True
-            status[rows] = np.where(valid[ok_rows], OK, INVALID)
+        rows = np.flatnonzero(fast)
+        plus = shape.plus[rows]
+        digits = shape.digits.take(pa.array(rows))
+        # Step 1b: text around a number ("тел. …", "… доб. 12"), peeled off by libphonenumber.
+        extra_rows, numbers = _extract_numbers(raw, np.flatnonzero(~fast & ~blank))
+        if numbers:
+            extra = scan_phone_shapes(pa.array(numbers, pa.string()))
+            rows = np.concatenate([rows, extra_rows])
+            plus = np.concatenate([plus, extra.plus])
+            digits = pa.concat_arrays([digits, extra.digits])
+        found_rows: list[np.ndarray] = []
+        found_values: list[pa.Array] = []
+        if len(rows):
+            ok_rows, valid, e164 = replay.run(plus, digits)
+            mine = rows[ok_rows]
+            handled[mine] = True
+            status[mine] = np.where(valid[ok_rows], OK, INVALID)
             good = ok_rows & valid
-            if good.any():
-                out = pc.replace_with_mask(
-                    out, pa.array(_scatter(n, idx[good])), e164.filter(pa.array(good))
+            found_rows.append(rows[good])
+            found_values.append(e164.filter(pa.array(good)))
+            # "+<another country code> …": the same replay with that country's metadata.
+            foreign = np.flatnonzero(~ok_rows & plus)
+            for replay_cc, members in _by_country(digits.take(pa.array(foreign))):
+                picked = foreign[members]
+                ok_cc, valid_cc, e164_cc = replay_cc.run(
+                    np.ones(len(picked), dtype=bool), digits.take(pa.array(picked))
                 )
+                mine = rows[picked[ok_cc]]
+                handled[mine] = True
+                status[mine] = np.where(valid_cc[ok_cc], OK, INVALID)
+                good_cc = ok_cc & valid_cc
+                found_rows.append(rows[picked[good_cc]])
+                found_values.append(e164_cc.filter(pa.array(good_cc)))
+        if found_rows and sum(len(r) for r in found_rows):
+            all_rows = np.concatenate(found_rows)
+            order = np.argsort(all_rows, kind="stable")
+            out = pc.replace_with_mask(
+                out,
+                pa.array(_scatter(n, all_rows)),
+                pa.concat_arrays(found_values).take(pa.array(order)),
+            )
     ref = reference or _reference_phone(region)
     out = apply_reference(raw, np.flatnonzero(~handled), ref, status, out)
     return BulkAddresses(status, out)
+
+
+def _by_country(digits: pa.Array) -> list[tuple[_RegionReplay, np.ndarray]]:
+    """Digits written after a '+' grouped by country code, for countries with a replay."""
+    groups: dict[int, list[int]] = {}
+    for i, number in enumerate(digits.to_pylist()):
+        for length in (1, 2, 3):  # _extract_country_code: the first known prefix
+            code = int(number[:length] or 0)
+            if number[:1] != "0" and code in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
+                groups.setdefault(code, []).append(i)
+                break
+    out = []
+    for code, members in groups.items():
+        replay = _replay(phonenumbers.region_code_for_country_code(code))
+        if replay is not None:
+            out.append((replay, np.array(members, dtype=np.int64)))
+    return out
+
+
+def _extract_numbers(raw: pa.Array, rows: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """For ``rows`` that are not a plain number: the rows and numbers step 1b extracts."""
+    found_rows: list[int] = []
+    numbers: list[str] = []
+    cache: dict[str, str | None] = {}
+    if not len(rows):
+        return np.zeros(0, dtype=np.int64), numbers
+    for row, text in zip(rows.tolist(), raw.take(pa.array(rows)).to_pylist(), strict=True):
+        if text is None:
+            continue
+        if text in cache:
+            number = cache[text]
+        else:
+            number = cache[text] = extract_number(text)
+        if number is not None:
+            found_rows.append(row)
+            numbers.append(number)
+    return np.array(found_rows, dtype=np.int64), numbers
+
+
+def extract_number(text: str) -> str | None:
+    """What ``parse`` goes on with once leading text and an extension are dropped, computed
+    with libphonenumber's own helpers in its own order — or None when that is not a plain
+    number (the reference normaliser then decides the value).
+
+    From here ``parse`` depends only on the number it is left with, so a plain result is
+    decided by the fast path like any plain value.
+    """
+    s = text.strip()
+    if not s or len(s) > _MAX_INPUT or ";" in s or _SCIENTIFIC.match(s):
+        return None  # empty, too long, RFC 3966 parameters, Excel's scientific notation
+    extracted = _extract_possible_number(s)
+    if _PLAIN_NUMBER.fullmatch(extracted):
+        # Leading text only ("тел. 8 912 …"): a plain number has no extension (step 1).
+        return extracted if _count_digits(extracted) >= 3 else None
+    if not _is_viable_phone_number(extracted):
+        return None
+    _extension, number = _maybe_strip_extension(extracted)
+    if _PLAIN_NUMBER.fullmatch(number) and _count_digits(number) >= 3:
+        return number
+    return None
+
+
+def _count_digits(number: str) -> int:
+    return len(number) - len(number.translate(_DROP_DIGITS))
 
 
 def apply_reference(

@@ -15,12 +15,6 @@ import pyarrow.compute as pc
 
 _SPACE, _NBSP_LEAD, _NBSP_TAIL, _PLUS = 0x20, 0xC2, 0xA0, 0x2B
 
-#: Bytes a phone value of the fast path may hold besides NBSP: digits, space, ( ) . - +
-_PHONE_BYTES = np.zeros(256, dtype=bool)
-_PHONE_BYTES[[ord(c) for c in "0123456789 ().-+"]] = True
-_DIGIT = np.zeros(256, dtype=bool)
-_DIGIT[ord("0") : ord("9") + 1] = True
-
 
 def as_string_array(column: pa.Array | pa.ChunkedArray) -> pa.Array:
     """One contiguous ``string`` array (the scans need its buffers)."""
@@ -55,7 +49,10 @@ def utf8_bytes(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
 
 def _per_value(mask: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     """How many bytes of each value have ``mask`` set."""
-    return _range_sums(mask, offsets[:-1], offsets[1:])
+    running = np.empty(len(mask) + 1, dtype=np.int32)  # int32: a column is under 2 GiB
+    running[0] = 0
+    np.cumsum(mask, dtype=np.int32, out=running[1:])
+    return running[offsets[1:]] - running[offsets[:-1]]
 
 
 def _range_sums(mask: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
@@ -85,8 +82,11 @@ def scan_phone_shapes(raw: pa.Array) -> PhoneShapes:
     arr = pc.fill_null(raw, "") if raw.null_count else raw
     offsets, data = utf8_bytes(arr)
     n = len(arr)
-    allowed = _PHONE_BYTES[data]
+    digit = (data >= 0x30) & (data <= 0x39)
     space = data == _SPACE
+    is_plus = data == _PLUS
+    allowed = digit | space | is_plus | (data == 0x28) | (data == 0x29) | (data == 0x2E)
+    allowed |= data == 0x2D  # ( ) . -
     if len(data) > 1:
         pair = (data[:-1] == _NBSP_LEAD) & (data[1:] == _NBSP_TAIL)
         allowed[:-1] |= pair
@@ -94,18 +94,19 @@ def scan_phone_shapes(raw: pa.Array) -> PhoneShapes:
         space[:-1] |= pair
         space[1:] |= pair
     ok = _per_value(~allowed, offsets) == 0
-    is_plus = data == _PLUS
     plus_count = _per_value(is_plus, offsets)
     ok &= plus_count <= 1
     plus = plus_count == 1
     positions = np.flatnonzero(is_plus)
     if len(positions):
         owner = np.searchsorted(offsets, positions, side="right") - 1
-        first = _range_sums(~space, offsets[owner], positions) == 0  # only spaces before it
+        first = positions == offsets[owner]  # the value starts with it
+        later = np.flatnonzero(~first)
+        if len(later):  # only spaces before it?
+            first[later] = _range_sums(~space, offsets[owner[later]], positions[later]) == 0
         late = owner[~first]
         ok[late] = False
         plus[late] = False
-    digit = _DIGIT[data]
     digit_count = _per_value(digit, offsets)
     new_offsets = np.zeros(n + 1, dtype=np.int32)
     np.cumsum(digit_count, out=new_offsets[1:])

@@ -364,8 +364,9 @@ def validate_list(
         if column is None:
             column = pa.nulls(n, pa.string())
         parts: list[ChannelRecipients] = []
-        for start in range(0, max(n, 1), CHUNK_ROWS):
-            chunk = column.slice(start, CHUNK_ROWS)
+        step = CHUNK_ROWS if progress else max(n, 1)  # steps only for a progress bar
+        for start in range(0, max(n, 1), step):
+            chunk = column.slice(start, step)
             parts.append(
                 recipients_for(info.kind, chunk, region, index, check_deliverability, deliverable)
             )
@@ -413,11 +414,13 @@ def _needed_roles(infos: Sequence[ChannelInfo]) -> list[str]:
 def _concat(parts: Sequence[ChannelRecipients]) -> ChannelRecipients:
     if len(parts) == 1:
         return parts[0]
+    values = pa.concat_arrays([p.values for p in parts])
+    same = all(p.values is p.dedupe_key for p in parts)
     return ChannelRecipients(
         status=np.concatenate([p.status for p in parts]),
-        values=pa.concat_arrays([p.values for p in parts]),
+        values=values,
         identity=np.concatenate([p.identity for p in parts]),
-        dedupe_key=pa.concat_arrays([p.dedupe_key for p in parts]),
+        dedupe_key=values if same else pa.concat_arrays([p.dedupe_key for p in parts]),
     )
 
 

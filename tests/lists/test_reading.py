@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import codecs
+
 import pytest
 
 from hde_core.errors import InputError, UsageError
 from hde_core.lists.reading import detect_delimiter, read_list
 from hde_core.services.lists import load_list, validate_list
-from tests.fixtures.lists.make_fixtures import HEADER, ROWS
+from tests.fixtures.lists.make_fixtures import HEADER, ROWS, csv_text
 from tests.lists.helpers import EXPECTED, FIXTURES, MIXED_FILES, ORDER, codes, mixed_setup
 
 
@@ -147,3 +149,24 @@ def test_mapping_override_and_unknown_column(app, clock):
     assert "Контакт, Куда писать" in err.value.message("en")
     with pytest.raises(UsageError):
         load_list(app, data, filename="x.csv", mapping={"fax": "Контакт"})
+
+
+@pytest.mark.parametrize(
+    ("codec", "reported"),
+    [
+        ("cp1251", "cp1251"),
+        ("koi8_r", "koi8-r"),
+        ("cp866", "cp866"),
+        ("utf-16-be", "utf-16"),
+        ("utf-16-le", "utf-16"),
+    ],
+)
+def test_cyrillic_code_pages_and_utf16_are_detected(codec, reported):
+    text = csv_text(";").replace("пример.рф", "example.org")
+    data = text.encode(codec)
+    if codec.startswith("utf-16"):
+        data = (codecs.BOM_UTF16_BE if codec.endswith("be") else codecs.BOM_UTF16_LE) + data
+    raw = read_list(data, filename="list.csv")
+    assert raw.encoding == reported
+    assert raw.headers == HEADER
+    assert raw.table.column("ФИО").to_pylist()[1] == "Борис Ёлкин"
