@@ -24,6 +24,7 @@ from hde_core.bootstrap import App, bootstrap, configure_logging
 from hde_core.config import PROJECT_ROOT, Settings, load_settings
 from hde_core.db.migrate import upgrade
 from hde_core.db.session import Database
+from hde_core.sandbox.messenger_demo import MessengerDemoService
 from hde_core.sandbox.server import HttpServicesService
 from hde_core.sandbox.smtp_sink import SmtpSink, mail_dir
 from hde_core.sandbox.wa_demo import WaBusinessDemoService
@@ -61,6 +62,7 @@ SERVICES: list[Callable[[App, Settings], Service]] = [
     SmtpSinkService,
     HttpServicesService,
     WaBusinessDemoService,  # after the HTTP server: it talks to the WhatsApp simulators
+    MessengerDemoService,  # Telegram, Viber, Green-API: webhooks, living simulated clients
 ]
 
 

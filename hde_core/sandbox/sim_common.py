@@ -30,7 +30,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import httpx
 from pydantic import Field, ValidationError
@@ -39,6 +39,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
+
+from hde_core.errors import ConfigError
 
 log = logging.getLogger("hde.sandbox.sim")
 
@@ -81,6 +83,21 @@ class SimConfig(BaseSettings):
 
     def updated(self, patch: dict[str, Any]) -> SimConfig:
         return SimConfig(**{**self.model_dump(), **patch})
+
+
+C = TypeVar("C", bound=SimConfig)
+
+
+def load_config(cls: type[C] = SimConfig) -> C:  # type: ignore[assignment]
+    """The configuration from ``HDE_SIM_*``; a wrong value is a plain configuration error."""
+    try:
+        return cls()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"HDE_SIM_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
+            for e in exc.errors()
+        )
+        raise ConfigError("channels.sim_config_invalid", error=problems) from exc
 
 
 class TokenBucket:
@@ -219,7 +236,7 @@ class Simulator:
     max_calls = 500
 
     def __init__(self, config: SimConfig | None = None) -> None:
-        self.config = config or SimConfig()
+        self.config = config or load_config()
         self.rng = random.Random(self.config.seed)
         self.bucket = TokenBucket()
         self.calls: deque[CallRecord] = deque(maxlen=self.max_calls)

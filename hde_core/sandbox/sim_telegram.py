@@ -57,6 +57,11 @@ MAX_TEXT = 4096
 DEMO_USER_IDS = tuple(700_000_001 + i for i in range(len(CLIENT_NAMES)))
 
 
+def _restart_base() -> int:
+    """Twenty message ids per second since 2023: a later run starts above an earlier one."""
+    return (int(time.time()) - 1_700_000_000) * 20
+
+
 def _ok(result: Any, description: str | None = None) -> JSONResponse:
     body: dict[str, Any] = {"ok": True, "result": result}
     if description:
@@ -126,8 +131,11 @@ class TgBot:
         }
 
     def next_message_id(self, chat_id: int) -> int:
-        self.message_ids[chat_id] = self.message_ids.get(chat_id, 0) + 1
-        return self.message_ids[chat_id]
+        """Per chat and increasing, also across simulator restarts (like Telegram's), so a
+        new message is never mistaken for a redelivery of an earlier demo run's one."""
+        start = self.message_ids.get(chat_id) or _restart_base()
+        self.message_ids[chat_id] = start + 1
+        return start + 1
 
 
 class TelegramSimulator(Simulator):

@@ -229,3 +229,15 @@ def test_latency_and_failure_rate_apply_to_api_calls():
         control(url, "config", latency_ms=0, failure_rate=1.0)
         answer = httpx.post(f"{url}/bot5:ABCDEFGHIJ/getMe")
         assert answer.status_code == 500 and answer.json()["ok"] is False
+
+
+def test_a_wrong_simulator_setting_is_a_plain_configuration_error(monkeypatch):
+    from hde_core.errors import ConfigError
+    from hde_core.sandbox.sim_common import load_config
+
+    monkeypatch.setenv("HDE_SIM_FAILURE_RATE", "often")
+    with pytest.raises(ConfigError) as exc:
+        TelegramSimulator()
+    assert "HDE_SIM_FAILURE_RATE" in exc.value.message("en")
+    monkeypatch.setenv("HDE_SIM_FAILURE_RATE", "0.25")
+    assert load_config().failure_rate == 0.25
