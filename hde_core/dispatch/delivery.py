@@ -276,7 +276,9 @@ def _pick(
                 ),
             ),
         )
-    stmt = stmt.order_by(Message.id).limit(limit)
+    # the order of ix_message_claim itself, so the planner reads the index in order and
+    # stops after ``limit`` rows (PostgreSQL does not treat ``IS NULL`` as an equality here)
+    stmt = stmt.order_by(Message.channel_id, Message.campaign_id, Message.id).limit(limit)
     if session.get_bind().dialect.name != "sqlite":
         stmt = stmt.with_for_update(skip_locked=True, of=Message)
     return [(row[0], row[1]) for row in session.execute(stmt)]

@@ -48,6 +48,7 @@ from hde_core.dispatch.delivery import (
     send_one,
     sendable_channels,
 )
+from hde_core.dispatch.transport import AiohttpTransport
 from hde_core.domain.outcomes import Fail, Hold, Retry, SendOutcome, Sent
 
 log = logging.getLogger("hde.worker")
@@ -163,6 +164,7 @@ class Worker:
         inflight = 0  # sends running now
         unrecorded = 0  # claimed and not yet recorded (in flight or waiting for the recorder)
         slot_free = asyncio.Event()
+        low_water = max(1, min(self.options.batch, self.options.concurrency // 4))
         settled = asyncio.Event()
         settled.set()
 
@@ -200,10 +202,19 @@ class Worker:
         try:
             while not self._stopping.is_set():
                 free = self.options.concurrency - inflight
-                if free <= 0:
+                if free < low_water and inflight:
+                    # claim in useful batches: wait (briefly) for more sends to finish
                     slot_free.clear()
-                    await _first(slot_free.wait(), self._stopping.wait())
-                    continue
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(
+                            _first(slot_free.wait(), self._stopping.wait()),
+                            timeout=0.02 if free else None,
+                        )
+                    if self.options.concurrency - inflight < low_water and free == 0:
+                        continue
+                    free = self.options.concurrency - inflight
+                    if free <= 0:
+                        continue
                 found = await asyncio.to_thread(self._claim_round, adapters, free)
                 for claimed in found.claimed:
                     inflight += 1
@@ -379,12 +390,7 @@ async def _first(*waits: Coroutine[Any, Any, Any]) -> None:
 
 
 def _http_client(options: WorkerOptions) -> httpx.AsyncClient:
-    kwargs: dict[str, object] = {
-        "limits": httpx.Limits(
-            max_connections=options.concurrency,
-            max_keepalive_connections=options.concurrency,
-        )
-    }
+    kwargs: dict[str, object] = {"transport": AiohttpTransport(limit=options.concurrency)}
     if options.http_timeout is not None:
         kwargs["timeout"] = httpx.Timeout(options.http_timeout)
     return new_http_client(**kwargs)

@@ -16,11 +16,16 @@ Every call is kept in :attr:`calls` with its arrival time.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import subprocess
+import sys
 import threading
 import time
+import urllib.request
 from collections import deque
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 ANSWERS: dict[str, tuple[int, dict[str, Any]]] = {
@@ -113,11 +118,21 @@ class FakeTelegram:
                     if name.strip().lower() == b"content-length":
                         length = int(value.strip())
                 raw = await reader.readexactly(length) if length else b"{}"
-                answer, status, payload = self._answer(json.loads(raw or b"{}"))
-                if answer.startswith("sleep"):
-                    await asyncio.sleep(float(answer.partition(":")[2]))
-                elif self.latency:
-                    await asyncio.sleep(self.latency)
+                path = head.split(b" ", 2)[1]
+                if head.startswith(b"GET /_calls"):  # control: what arrived (subprocess mode)
+                    status, payload = 200, {"calls": [c.__dict__ for c in self.calls]}
+                elif not path.endswith(b"/sendMessage"):  # getMe, webhooks: a healthy bot
+                    status = 200
+                    payload = {
+                        "ok": True,
+                        "result": {"id": 1, "is_bot": True, "username": "fake_bot"},
+                    }
+                else:
+                    answer, status, payload = self._answer(json.loads(raw or b"{}"))
+                    if answer.startswith("sleep"):
+                        await asyncio.sleep(float(answer.partition(":")[2]))
+                    elif self.latency:
+                        await asyncio.sleep(self.latency)
                 data = json.dumps(payload).encode()
                 writer.write(
                     b"HTTP/1.1 %d X\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n"
@@ -126,6 +141,8 @@ class FakeTelegram:
                 )
                 await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
+            pass
+        except asyncio.CancelledError:  # the server is stopping
             pass
         finally:
             writer.close()
@@ -170,3 +187,66 @@ class FakeTelegram:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+class FakeTelegramProcess:
+    """The same fake in its own process (``python -m tests.dispatch.fake_telegram``), so a
+    busy dispatcher under test does not share a GIL with the provider it talks to."""
+
+    def __init__(self, latency: float = 0.0) -> None:
+        import socket
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = int(s.getsockname()[1])
+        self.latency = latency
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> FakeTelegramProcess:
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "tests.dispatch.fake_telegram",
+                str(self.port),
+                str(self.latency),
+            ],
+            cwd=Path(__file__).resolve().parents[2],
+        )
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(self.url + "/_calls", timeout=1):
+                    return self
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("fake Telegram process did not start")
+
+    @property
+    def calls(self) -> list[Call]:
+        with urllib.request.urlopen(self.url + "/_calls", timeout=60) as r:
+            return [Call(**c) for c in json.loads(r.read())["calls"]]
+
+    def delivered(self) -> list[Call]:
+        return [c for c in self.calls if c.answer == "ok" or c.answer.startswith("sleep")]
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+
+    def __enter__(self) -> FakeTelegramProcess:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+if __name__ == "__main__":
+    server = FakeTelegram(port=int(sys.argv[1]), latency=float(sys.argv[2]))
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(server.serve())

@@ -89,16 +89,14 @@ def enqueue(
                 )
                 known.update({str(c): i for c, i in zip(new, made, strict=True)})
             identities = [known[str(c)] for c in chunk]
-            contacts = [
-                dict(
-                    s.execute(
-                        select(ContactIdentity.id, ContactIdentity.contact_id).where(
-                            ContactIdentity.id.in_(identities)
-                        )
-                    ).all()
-                )[i]
-                for i in identities
-            ]
+            owners = dict(
+                s.execute(
+                    select(ContactIdentity.id, ContactIdentity.contact_id).where(
+                        ContactIdentity.id.in_(identities)
+                    )
+                ).all()
+            )
+            contacts = [owners[i] for i in identities]
             tickets = (
                 s.execute(
                     insert(Ticket).returning(Ticket.id, sort_by_parameter_order=True),
