@@ -31,7 +31,7 @@ from typing import Any, cast
 
 from jinja2 import Template, TemplateSyntaxError
 from markupsafe import Markup
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Table, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -474,7 +474,7 @@ def _write_chunk(
         todo = [r for r, k in zip(rows, keys, strict=True) if k not in existing]
         if not todo:
             return 0, 0, len(rows)
-        identities = _identities(session, plan, todo)
+        identities = _identities(session, plan, todo, now)
         ticket_rows = []
         for r in todo:
             cplan = plan.channels[r.channel_id or 0]
@@ -499,13 +499,7 @@ def _write_chunk(
                     "updated_at": now,
                 }
             )
-        ticket_ids = (
-            session.execute(
-                insert(Ticket).returning(Ticket.id, sort_by_parameter_order=True), ticket_rows
-            )
-            .scalars()
-            .all()
-        )
+        ticket_ids = _insert_with_ids(session, Ticket, ticket_rows)
         firsts: list[dict[str, Any]] = []  # email / text, or the template of a pair
         seconds: list[tuple[int, dict[str, Any]]] = []  # (index in firsts, content message)
         for r, tid, trow in zip(todo, ticket_ids, ticket_rows, strict=True):
@@ -515,23 +509,12 @@ def _write_chunk(
                     firsts.append(m)
                 else:
                     seconds.append((len(firsts) - 1, m))
-        first_ids = (
-            session.execute(
-                insert(Message).returning(Message.id, sort_by_parameter_order=True), firsts
-            )
-            .scalars()
-            .all()
-        )
+        first_ids = _insert_with_ids(session, Message, firsts)
         second_ids: list[int] = []
         if seconds:
             for index, m in seconds:
                 m["after_message_id"] = first_ids[index]
-            second_ids = list(
-                session.execute(
-                    insert(Message).returning(Message.id, sort_by_parameter_order=True),
-                    [m for _, m in seconds],
-                ).scalars()
-            )
+            second_ids = _insert_with_ids(session, Message, [m for _, m in seconds])
         trail: list[dict[str, Any]] = []
         for r, tid, trow in zip(todo, ticket_ids, ticket_rows, strict=True):
             cplan = plan.channels[r.channel_id or 0]
@@ -577,6 +560,34 @@ def _write_chunk(
         return len(ticket_ids), len(first_ids) + len(second_ids), len(rows) - len(todo)
 
 
+def _insert_with_ids(session: Session, model: type[Any], rows: list[dict[str, Any]]) -> list[int]:
+    """Insert rows with ids reserved up front, in multi-row statements (no per-row RETURNING).
+
+    PostgreSQL: ids from the table's own sequence. SQLite: this transaction is the only
+    writer (``BEGIN IMMEDIATE``), so the ids after the largest one are ours.
+    """
+    if not rows:
+        return []
+    table = cast(Table, model.__table__)
+    n = len(rows)
+    if session.get_bind().dialect.name == "postgresql":
+        ids = list(
+            session.execute(
+                text(
+                    "SELECT nextval(pg_get_serial_sequence(:t, 'id')) FROM generate_series(1, :n)"
+                ),
+                {"t": table.name, "n": n},
+            ).scalars()
+        )
+    else:
+        start = int(session.execute(select(func.coalesce(func.max(table.c.id), 0))).scalar() or 0)
+        ids = list(range(start + 1, start + n + 1))
+    for row, new_id in zip(rows, ids, strict=True):
+        row["id"] = new_id
+    session.execute(insert(table), rows)
+    return ids
+
+
 def _audit_row(
     event: audit.Event,
     actor: str,
@@ -600,7 +611,7 @@ def _audit_row(
 
 
 def _identities(
-    session: Session, plan: _Plan, rows: list[RowVerdict]
+    session: Session, plan: _Plan, rows: list[RowVerdict], now: datetime
 ) -> dict[tuple[int, str], tuple[int, int]]:
     """(channel, address) → (identity id, contact id); new addresses get a contact and an
     identity (merged with a contact known by the same address on a channel of that kind)."""
@@ -631,30 +642,33 @@ def _identities(
         names = {r.recipient: _name(plan.loaded, r) for r in rows if r.channel_id == channel_id}
         fresh = [a for a in new if a not in twins]
         if fresh:
-            contact_ids = (
-                session.execute(
-                    insert(Contact).returning(Contact.id, sort_by_parameter_order=True),
-                    [{"name": names.get(a) or "", "attributes": {}} for a in fresh],
-                )
-                .scalars()
-                .all()
-            )
-            twins.update(zip(fresh, contact_ids, strict=True))
-        identity_ids = (
-            session.execute(
-                insert(ContactIdentity).returning(ContactIdentity.id, sort_by_parameter_order=True),
+            contact_ids = _insert_with_ids(
+                session,
+                Contact,
                 [
                     {
-                        "contact_id": twins[a],
-                        "channel_id": channel_id,
-                        "address": a,
-                        "display_name": names.get(a) or None,
+                        "name": names.get(a) or "",
+                        "attributes": {},
+                        "created_at": now,
+                        "updated_at": now,
                     }
-                    for a in new
+                    for a in fresh
                 ],
             )
-            .scalars()
-            .all()
+            twins.update(zip(fresh, contact_ids, strict=True))
+        identity_ids = _insert_with_ids(
+            session,
+            ContactIdentity,
+            [
+                {
+                    "contact_id": twins[a],
+                    "channel_id": channel_id,
+                    "address": a,
+                    "display_name": names.get(a) or None,
+                    "created_at": now,
+                }
+                for a in new
+            ],
         )
         for a, identity_id in zip(new, identity_ids, strict=True):
             out[(channel_id, a)] = (identity_id, twins[a])
@@ -681,7 +695,7 @@ def _messages(
     identity_id = ticket["identity_id"]
     name = _name(plan.loaded, row)
     context = ticket_context(
-        cast(Ticket, SimpleNamespace(id=ticket_id, **ticket)),
+        cast(Ticket, SimpleNamespace(**{**ticket, "id": ticket_id})),
         cplan.department,
         name,
         address,
