@@ -269,7 +269,7 @@ def fill(app: App, channel_id: int, total: int) -> None:
                 {"c": channel_id, "now": app.clock.now()},
             ).scalar()
         series = (
-            "SELECT generate_series(:a, :b) AS n"
+            "SELECT generate_series(CAST(:a AS BIGINT), CAST(:b AS BIGINT)) AS n"
             if app.db.dialect == "postgresql"
             else "WITH RECURSIVE s(n) AS (SELECT :a UNION ALL SELECT n + 1 FROM s WHERE n < :b) SELECT n FROM s"
         )
