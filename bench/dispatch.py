@@ -38,7 +38,7 @@ from bench.common import Figure
 from hde_core.bootstrap import App, bootstrap
 from hde_core.config import Settings
 from hde_core.db.migrate import upgrade
-from hde_core.db.models import Message
+from hde_core.db.models import Message, WorkerHeartbeat
 from hde_core.db.session import Database
 from hde_core.dispatch.delivery import claim_channel, new_worker_id
 from hde_core.services import campaigns as svc
@@ -95,7 +95,7 @@ def worker_process(url: str, data: Path, *extra: str) -> subprocess.Popen[bytes]
         [sys.executable, "-m", "hde_core", "worker", "--no-periodic", *extra],
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=open(data / "worker.log", "ab"),  # noqa: SIM115 - kept by the child
     )
 
 
@@ -216,7 +216,13 @@ def rate(kind: str) -> list[Figure]:
         channel = provision_telegram(app, data, fake.url, name="limited", rate=limit, burst=burst)
         enqueue(app, channel, list(range(1, int(limit * (RATE_SECONDS + 30)))))
         procs = [worker_process(url, data, "--poll", "0.05") for _ in range(3)]
-        time.sleep(RATE_SECONDS + 5)
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:  # start-up (imports) is not part of the figure
+            with app.db.reader() as s:
+                if s.scalar(select(func.count()).select_from(WorkerHeartbeat)) == 3:
+                    break
+            time.sleep(0.2)
+        time.sleep(RATE_SECONDS + 4)
         for p in procs:
             p.terminate()
         for p in procs:
