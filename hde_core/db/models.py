@@ -140,6 +140,10 @@ class Contact(Base):
     identities: Mapped[list[ContactIdentity]] = relationship(back_populates="contact")
 
 
+#: Identities that opted out, as literal SQL (the partial index ``ix_identity_opted_out``).
+OPTED_OUT_SQL = "opted_out_at IS NOT NULL"
+
+
 class ContactIdentity(Base):
     """A contact's address on one channel, and what happened on it (R3, R12, R15)."""
 
@@ -149,6 +153,14 @@ class ContactIdentity(Base):
         Index("ix_identity_channel_username", "channel_id", "username"),
         Index("ix_identity_phone", "phone"),
         Index("ix_identity_contact", "contact_id"),
+        # The window monitor and the opt-out list (revision 0006).
+        Index("ix_identity_last_inbound", "last_inbound_at"),
+        Index(
+            "ix_identity_opted_out",
+            "opted_out_at",
+            postgresql_where=text(OPTED_OUT_SQL),
+            sqlite_where=text(OPTED_OUT_SQL),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
