@@ -7,12 +7,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
 
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from hde_core.bootstrap import App
 from hde_core.db.models import User
-from hde_core.domain.roles import Role
-from hde_core.errors import UsageError
+from hde_core.domain.roles import Permission, Role, can
+from hde_core.errors import NotFound, PermissionDenied, Refused, UsageError
 from hde_core.security.passwords import hash_password, needs_rehash, verify_password
 from hde_core.services import audit
 
@@ -100,3 +101,113 @@ def paused_until(app: App, login: str) -> datetime | None:
 @cache
 def _dummy_hash() -> str:
     return hash_password("not-a-real-password-0")
+
+
+# -- administration (console "Users" page; admins only) -----------------------------------
+
+
+@dataclass(frozen=True)
+class UserRow:
+    login: str
+    display_name: str
+    role: Role
+    is_active: bool
+    last_login_at: datetime | None
+    created_at: datetime
+
+
+def list_users(app: App) -> list[UserRow]:
+    with app.db.reader() as session:
+        return [
+            UserRow(
+                u.login, u.display_name, Role(u.role), u.is_active, u.last_login_at, u.created_at
+            )
+            for u in session.scalars(select(User).order_by(User.login))
+        ]
+
+
+def _require_admin(session: Session, actor: str) -> None:
+    role = session.scalar(select(User.role).where(User.login == actor, User.is_active.is_(True)))
+    if role is None or not can(role, Permission.MANAGE_USERS):
+        raise PermissionDenied("users_page.error.not_allowed", actor=actor)
+
+
+def _user(session: Session, login: str) -> User:
+    user = session.scalar(select(User).where(User.login == login))
+    if user is None:
+        raise NotFound("users_page.error.not_found", login=login)
+    return user
+
+
+def _other_active_admins(session: Session, login: str) -> int:
+    return (
+        session.scalar(
+            select(func.count()).where(
+                User.role == Role.ADMIN.value, User.is_active.is_(True), User.login != login
+            )
+        )
+        or 0
+    )
+
+
+def create_user(
+    app: App, login: str, role: str, password: str, actor: str, display_name: str = ""
+) -> User:
+    """:func:`add_user` on behalf of a console admin."""
+    with app.db.reader() as session:
+        _require_admin(session, actor)
+    return add_user(app, login.strip(), role, password, actor, display_name.strip())
+
+
+def set_role(app: App, login: str, role: str, actor: str) -> bool:
+    """Change a user's role; the last active admin cannot stop being one. Returns whether
+    anything changed."""
+    try:
+        new = Role(role)
+    except ValueError as exc:
+        raise UsageError(
+            "error.user_role_invalid", role=role, roles=", ".join(r.value for r in Role)
+        ) from exc
+    with app.db.transaction() as session:
+        _require_admin(session, actor)
+        user = _user(session, login)
+        if user.role == new.value:
+            return False
+        if user.role == Role.ADMIN.value and not _other_active_admins(session, login):
+            raise Refused([], "users_page.error.last_admin", login=login)
+        before, user.role = user.role, new.value
+        audit.record(
+            session,
+            audit.Event.SETTINGS_CHANGED,
+            actor,
+            setting="user",
+            login=login,
+            role_before=before,
+            role=new.value,
+        )
+    return True
+
+
+def set_active(app: App, login: str, active: bool, actor: str) -> bool:
+    """Deactivate (signing in is refused; the audit keeps the name) or reactivate a user.
+    Nobody deactivates themselves, and the last active admin stays."""
+    with app.db.transaction() as session:
+        _require_admin(session, actor)
+        user = _user(session, login)
+        if user.is_active == active:
+            return False
+        if not active and login == actor:
+            raise Refused([], "users_page.error.not_yourself")
+        if (
+            not active
+            and user.role == Role.ADMIN.value
+            and not _other_active_admins(session, login)
+        ):
+            raise Refused([], "users_page.error.last_admin", login=login)
+        user.is_active = active
+        if active:
+            user.failed_logins, user.locked_until = 0, None
+        audit.record(
+            session, audit.Event.SETTINGS_CHANGED, actor, setting="user", login=login, active=active
+        )
+    return True
