@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 import httpx
-from sqlalchemy import Table, and_, case, exists, insert, or_, select, text, update
+from sqlalchemy import Table, and_, bindparam, exists, insert, or_, select, text, update
 from sqlalchemy.orm import Session, aliased
 
 from hde_core.bootstrap import App
@@ -581,40 +581,47 @@ def record_outcomes(
 
 
 def _record_sent(session: Session, batch: list[tuple[Claimed, Sent]], now: datetime) -> None:
-    """``sending``/``uncertain`` → ``sent`` for a batch in one guarded statement per owner."""
-    by_owner: dict[str, list[tuple[Claimed, Sent]]] = {}
-    for item in batch:
-        by_owner.setdefault(item[0].worker_id, []).append(item)
+    """``sending``/``uncertain`` → ``sent`` for a batch, each row guarded by its lease owner."""
     recorded: list[tuple[Claimed, Sent]] = []
-    for owner, items in by_owner.items():
-        ids = [c.message.id for c, _ in items]
-        provider_ids = case(
-            {c.message.id: o.provider_message_id for c, o in items}, value=Message.id
+    table = cast(Table, Message.__table__)
+    # one statement executed for many rows (cached once, whatever the batch size)
+    stmt = (
+        update(table)
+        .where(
+            table.c.id == bindparam("b_id"),
+            # no IN (…): an expanding parameter cannot be executed for many rows
+            or_(table.c.status == S.SENDING.value, table.c.status == S.UNCERTAIN.value),
+            table.c.lease_owner == bindparam("b_owner"),
         )
-        done = set(
-            session.execute(
-                update(Message)
-                .where(
-                    Message.id.in_(ids),
-                    Message.status.in_([S.SENDING.value, S.UNCERTAIN.value]),
-                    Message.lease_owner == owner,
-                )
-                .values(
-                    status=S.SENT.value,
-                    provider_message_id=provider_ids,
-                    sent_at=now,
-                    error_class=None,
-                    error_code=None,
-                    error_text=None,
-                    lease_owner=None,
-                    lease_expires_at=None,
-                    updated_at=now,
-                )
-                .returning(Message.id)
-                .execution_options(synchronize_session=False)
-            ).scalars()
+        .values(
+            status=S.SENT.value,
+            provider_message_id=bindparam("b_pid"),
+            sent_at=now,
+            error_class=None,
+            error_code=None,
+            error_text=None,
+            lease_owner=None,
+            lease_expires_at=None,
+            updated_at=now,
         )
-        recorded += [(c, o) for c, o in items if c.message.id in done]
+    )
+    params = [
+        {"b_id": c.message.id, "b_owner": c.worker_id, "b_pid": o.provider_message_id}
+        for c, o in batch
+    ]
+    changed = session.connection().execute(stmt, params).rowcount
+    if changed == len(batch):
+        recorded = list(batch)
+    else:  # some were no longer ours (cancelled, resent): record only what changed now
+        rows = session.execute(
+            select(Message.id, Message.provider_message_id).where(
+                Message.id.in_([c.message.id for c, _ in batch]),
+                Message.status == S.SENT.value,
+                Message.updated_at == now,
+            )
+        ).all()
+        mine = {(mid, pid) for mid, pid in rows}
+        recorded = [(c, o) for c, o in batch if (c.message.id, o.provider_message_id) in mine]
     add_audit(
         session,
         audit.Event.MESSAGE_SENT,

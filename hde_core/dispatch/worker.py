@@ -24,11 +24,12 @@ import logging
 import os
 import random
 import socket
+import threading
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 from sqlalchemy import delete, select, update
@@ -52,6 +53,7 @@ from hde_core.dispatch.transport import AiohttpTransport
 from hde_core.domain.outcomes import Fail, Hold, Retry, SendOutcome, Sent
 
 log = logging.getLogger("hde.worker")
+T = TypeVar("T")
 
 #: Wait this long before asking a channel again when another worker was claiming on it.
 BUSY_RETRY = 0.005
@@ -133,6 +135,7 @@ class Worker:
         self._idle_until: dict[int, float] = {}
         self._adapters_at: dict[int, float] = {}
         self._rotation = random.randrange(1_000)
+        self._db_turn = threading.Lock() if app.db.is_sqlite else None
 
     # -- control --------------------------------------------------------------------------
 
@@ -195,6 +198,9 @@ class Worker:
                 if unrecorded == 0:
                     settled.set()
 
+        # SQLite: the engine opens a connection per transaction, and closing the last one
+        # checkpoints the WAL every time; one idle connection kept open avoids that.
+        keeper = self.app.db.engine.connect() if self.app.db.is_sqlite else None
         await asyncio.to_thread(self._heartbeat, True)
         record_task = asyncio.create_task(recorder(), name="recorder")
         side_task = asyncio.create_task(self._side_jobs(), name="periodic")
@@ -215,7 +221,7 @@ class Worker:
                     free = self.options.concurrency - inflight
                     if free <= 0:
                         continue
-                found = await asyncio.to_thread(self._claim_round, adapters, free)
+                found = await asyncio.to_thread(self._locked, self._claim_round, adapters, free)
                 for claimed in found.claimed:
                     inflight += 1
                     unrecorded += 1
@@ -245,6 +251,8 @@ class Worker:
             if own_http:
                 await http.aclose()
             await _logged(self._heartbeat, False)
+            if keeper is not None:
+                keeper.close()
         return self.stats
 
     async def _sleep(self, seconds: float | None) -> None:
@@ -253,6 +261,14 @@ class Worker:
         delay = max(MIN_SLEEP, min(delay, self.options.poll_interval))
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._stopping.wait(), timeout=delay)
+
+    def _locked(self, fn: Callable[..., T], *args: Any) -> T:
+        """SQLite has one writer: claiming and recording take turns here instead of
+        sleeping in SQLite's busy handler; PostgreSQL runs them side by side."""
+        if self._db_turn is None:
+            return fn(*args)
+        with self._db_turn:
+            return fn(*args)
 
     def _claim_round(self, adapters: AdapterCache, free: int) -> _Round:
         """Ask each sendable channel for due messages (runs in a thread)."""
@@ -310,7 +326,7 @@ class Worker:
         while True:
             attempt += 1
             try:
-                await asyncio.to_thread(record_outcomes, self.app, batch)
+                await asyncio.to_thread(self._locked, record_outcomes, self.app, batch)
                 break
             except Exception:  # noqa: BLE001 - keep the results and try again
                 log.exception("recording %d outcome(s) failed (attempt %d)", len(batch), attempt)
