@@ -5,12 +5,15 @@ from __future__ import annotations
 import plotly.express as px
 import streamlit as st
 
-from hde_core.console import get_app, page, tr
+from hde_core.console import current_lang, get_app, page, tr
+from hde_core.dispatch.recovery import resend
+from hde_core.domain.roles import Permission
+from hde_core.errors import HdeError
 from hde_core.sandbox.smtp_sink import list_mail, mail_dir
 from hde_core.services.dashboards import overview
 from hde_core.services.health import health
 
-page("nav.overview")
+user = page("nav.overview")
 app = get_app()
 data = overview(app)
 info = health(app)
@@ -114,8 +117,48 @@ if data.uncertain:
         hide_index=True,
         key="overview_uncertain",
     )
+    if user.can(Permission.RESEND_UNCERTAIN):
+
+        def _resend() -> None:
+            ids = st.session_state.get("overview_resend_ids") or []
+            try:
+                result = resend(app, ids, user.login)
+            except HdeError as exc:
+                st.session_state["overview_resend_notice"] = [
+                    ("error", exc.message(current_lang()))
+                ]
+                return
+            notes = [("success", tr("overview.resend.done", count=len(result.resent)))]
+            notes += [
+                ("warning", tr("overview.resend.refused", id=mid, status=why))
+                for mid, why in result.refused.items()
+            ]
+            st.session_state["overview_resend_notice"] = notes
+            st.session_state["overview_resend_ids"] = []
+
+        labels = {
+            u.message_id: f"#{u.message_id} · {u.channel} · {u.recipient}" for u in data.uncertain
+        }
+        st.session_state["overview_resend_ids"] = [
+            i for i in st.session_state.get("overview_resend_ids") or [] if i in labels
+        ]
+        st.multiselect(
+            tr("overview.resend.pick"),
+            list(labels),
+            format_func=labels.__getitem__,
+            placeholder=tr("overview.resend.placeholder"),
+            key="overview_resend_ids",
+        )
+        st.button(
+            tr("overview.resend.button"),
+            key="overview_resend",
+            on_click=_resend,
+            disabled=not st.session_state.get("overview_resend_ids"),
+        )
 else:
     st.success(tr("overview.no_uncertain"))
+for level, text in st.session_state.pop("overview_resend_notice", []):
+    getattr(st, level)(text)
 
 mails = list_mail(mail_dir(app.settings.data_dir), limit=20)
 if mails:

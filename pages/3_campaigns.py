@@ -1,0 +1,215 @@
+"""Campaigns: the list, one campaign's charts and controls, and its recipients one by one."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from hde_core.console import charts, current_lang, formatter, get_app, page, tr
+from hde_core.console.widgets import blank_as
+from hde_core.domain.roles import Permission
+from hde_core.domain.statuses import MessageStatus
+from hde_core.errors import HdeError
+from hde_core.services import campaigns, dashboards
+from hde_core.services.delivery import (
+    campaign_choices,
+    campaign_recipients,
+    export_bytes,
+    iter_campaign_recipients,
+    statuses_over_time,
+)
+
+PAGE_SIZE = 50
+
+user = page("nav.campaigns", Permission.VIEW)
+app = get_app()
+lang = current_lang()
+
+choices = campaign_choices(app)
+if not choices:
+    st.info(tr("campaigns_page.none"))
+    st.stop()
+
+st.dataframe(
+    [
+        {
+            tr("campaigns_page.col.campaign"): c.name or c.key,
+            tr("campaigns_page.col.key"): c.key,
+            tr("campaigns_page.col.status"): tr(f"cli.campaign.status.{c.status}"),
+            tr("campaigns_page.col.messages"): c.messages,
+            tr("campaigns_page.col.created"): f"{c.created_at.astimezone():%Y-%m-%d %H:%M}",
+        }
+        for c in choices
+    ],
+    hide_index=True,
+    key="cp_list",
+)
+
+labels = {c.id: f"{c.name or c.key} · {c.key}" for c in choices}
+campaign_id = st.selectbox(
+    tr("campaigns_page.pick"), list(labels), format_func=labels.__getitem__, key="cp_campaign"
+)
+chosen = next(c for c in choices if c.id == campaign_id)
+report = campaigns.campaign_report(app, chosen.key)
+
+# -- the campaign at a glance, and its controls ------------------------------------------------
+st.subheader(chosen.name or chosen.key)
+st.caption(
+    tr(
+        "campaigns_page.summary",
+        status=tr(f"cli.campaign.status.{report.status}"),
+        by=report.created_by or "—",
+        at=f"{report.created_at.astimezone():%Y-%m-%d %H:%M}",
+        channels=", ".join(report.channels) or "—",
+    )
+)
+cols = st.columns(5)
+cols[0].metric(tr("campaigns_page.rows"), report.rows)
+cols[1].metric(tr("campaigns_page.eligible"), report.eligible)
+cols[2].metric(tr("campaigns_page.tickets"), report.tickets)
+cols[3].metric(tr("campaigns_page.unsent"), report.unsent)
+cols[4].metric(tr("campaigns_page.failed"), report.messages.get("failed", 0))
+
+
+def _control(action: str) -> None:
+    fn = {"pause": campaigns.pause, "resume": campaigns.resume, "cancel": campaigns.cancel}[action]
+    try:
+        result = fn(app, chosen.key, user.login)
+    except HdeError as exc:
+        st.session_state["cp_notice"] = ("error", exc.message(lang))
+    else:
+        st.session_state["cp_notice"] = (
+            "success",
+            tr(f"campaigns_page.done.{action}", count=result.cancelled_now),
+        )
+
+
+if user.can(Permission.BULK_SEND) and report.status in ("running", "scheduled", "paused"):
+    left, middle, right = st.columns([1, 1, 2])
+    if report.status == "paused":
+        left.button(
+            tr("campaigns_page.resume"), key="cp_resume", on_click=_control, args=("resume",)
+        )
+    else:
+        left.button(tr("campaigns_page.pause"), key="cp_pause", on_click=_control, args=("pause",))
+    sure = right.checkbox(tr("campaigns_page.cancel_confirm"), key="cp_cancel_sure")
+    middle.button(
+        tr("campaigns_page.cancel"),
+        key="cp_cancel",
+        disabled=not sure,
+        on_click=_control,
+        args=("cancel",),
+    )
+notice = st.session_state.pop("cp_notice", None)
+if notice:
+    getattr(st, notice[0])(notice[1])
+
+# -- charts ---------------------------------------------------------------------------------
+charts.delivery_grid(
+    dashboards.funnel(app, campaign_id=campaign_id),
+    statuses_over_time(app, campaign_id),
+    dashboards.failure_reasons(app, campaign_id=campaign_id),
+    dashboards.delivery_times(app, campaign_id=campaign_id),
+    time_x="time",
+    time_title=tr("campaigns_page.chart.over_time"),
+    key="cp",
+)
+
+# -- recipients -------------------------------------------------------------------------------
+st.subheader(tr("campaigns_page.recipients"))
+f1, f2, f3 = st.columns([2, 1, 2])
+statuses = f1.multiselect(
+    tr("campaigns_page.filter.status"),
+    [s.value for s in MessageStatus],
+    format_func=formatter("status"),
+    placeholder=tr("campaigns_page.filter.any"),
+    key="cp_status",
+)
+channel = f2.selectbox(
+    tr("campaigns_page.filter.channel"),
+    [""] + report.channels,
+    format_func=blank_as(tr("campaigns_page.filter.all")),
+    key="cp_channel",
+)
+search = f3.text_input(tr("campaigns_page.filter.search"), key="cp_search")
+filters = {"statuses": statuses, "channel": channel or None, "search": search or None}
+total = campaign_recipients(app, campaign_id, limit=0, **filters).total
+pages = max(1, -(-total // PAGE_SIZE))
+page_no = int(
+    st.number_input(tr("campaigns_page.page", pages=pages), 1, pages, 1, key="cp_page", step=1)
+)
+found = campaign_recipients(
+    app, campaign_id, limit=PAGE_SIZE, offset=(page_no - 1) * PAGE_SIZE, **filters
+)
+st.caption(tr("campaigns_page.shown", shown=len(found.rows), total=found.total))
+
+
+def _row(r):  # type: ignore[no-untyped-def]
+    return {
+        "#": r.message_id,
+        tr("campaigns_page.col.ticket"): f"audit?ticket={r.ticket_id}",
+        tr("campaigns_page.col.channel"): r.channel,
+        tr("campaigns_page.col.recipient"): r.recipient,
+        tr("campaigns_page.col.contact"): r.contact,
+        tr("campaigns_page.col.kind"): r.kind,
+        tr("campaigns_page.col.status"): tr(f"status.{r.status}"),
+        tr("campaigns_page.col.attempts"): r.attempts,
+        tr("campaigns_page.col.error"): r.error(lang),
+        tr("campaigns_page.col.updated"): f"{r.updated_at.astimezone():%Y-%m-%d %H:%M:%S}",
+    }
+
+
+if found.rows:
+    st.dataframe(
+        [_row(r) for r in found.rows],
+        hide_index=True,
+        key="cp_recipients",
+        column_config={
+            tr("campaigns_page.col.ticket"): st.column_config.LinkColumn(
+                display_text=r"ticket=(\d+)"
+            )
+        },
+    )
+else:
+    st.info(tr("campaigns_page.no_recipients"))
+
+fmt = st.radio(
+    tr("campaigns_page.export_format"), ["csv", "xlsx"], horizontal=True, key="cp_export_fmt"
+)
+if st.button(tr("campaigns_page.export"), key="cp_export", disabled=not total):
+    header = [
+        "message_id",
+        "ticket_id",
+        tr("campaigns_page.col.channel"),
+        tr("campaigns_page.col.recipient"),
+        tr("campaigns_page.col.contact"),
+        tr("campaigns_page.col.kind"),
+        tr("campaigns_page.col.status"),
+        tr("campaigns_page.col.attempts"),
+        tr("campaigns_page.col.error"),
+        tr("campaigns_page.col.updated"),
+    ]
+    status_word = {s.value: tr(f"status.{s.value}") for s in MessageStatus}
+    rows = (
+        [
+            r.message_id,
+            r.ticket_id,
+            r.channel,
+            r.recipient,
+            r.contact,
+            r.kind,
+            status_word.get(r.status, r.status),
+            r.attempts,
+            r.error(lang),
+            r.updated_at.isoformat(),
+        ]
+        for r in iter_campaign_recipients(app, campaign_id, **filters)
+    )
+    st.session_state["cp_export_file"] = (campaign_id, fmt, export_bytes(header, rows, fmt))
+ready = st.session_state.get("cp_export_file")
+if ready and ready[0] == campaign_id:
+    st.download_button(
+        tr("campaigns_page.download"),
+        ready[2],
+        file_name=f"campaign-{chosen.key}.{ready[1]}",
+        key="cp_download",
+    )

@@ -1,0 +1,857 @@
+"""Channels and settings: channels of every kind (credentials write-only, status checked on
+save), R10/R11/R12 settings, departments and mailboxes, custom fields, notification
+templates, the price table and the opt-out list. Every rule lives in hde_core.services."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from hde_core.console import current_lang, formatter, get_app, page, tr
+from hde_core.console.widgets import blank_as
+from hde_core.domain.channels import PROVIDERS_BY_KIND, ChannelKind, Provider
+from hde_core.domain.roles import Permission
+from hde_core.domain.tickets import NotificationKind
+from hde_core.errors import HdeError
+from hde_core.services import pricing
+from hde_core.services.channel_settings import set_initiation
+from hde_core.services.delivery import export_bytes
+from hde_core.services.rendering import RenderedEmail
+from hde_core.services.settings_admin import (
+    CREDENTIAL_FIELDS,
+    ChannelView,
+    SettingsInvalid,
+    default_rate,
+    delete_custom_field,
+    list_channels,
+    list_custom_fields,
+    list_departments,
+    list_notification_templates,
+    list_opt_outs,
+    preview_notification,
+    recheck_channel,
+    save_channel,
+    save_custom_field,
+    save_department,
+    save_notification_template,
+)
+from hde_core.services.templates import template_rows
+from hde_core.services.wa_settings import get_wa_settings, update_wa_settings
+
+PAGE_SIZE = 50
+
+user = page("nav.channels", Permission.VIEW)
+app = get_app()
+lang = current_lang()
+is_admin = user.can(Permission.MANAGE_CHANNELS)
+is_lead = user.can(Permission.CHANNEL_SETTINGS)
+edits_templates = user.can(Permission.MANAGE_TEMPLATES)
+
+
+def _when(value: Any) -> str:
+    return f"{value.astimezone():%Y-%m-%d %H:%M}" if value else "—"
+
+
+def notify(slot: str, level: str, *lines: str) -> None:
+    st.session_state[f"{slot}_notice"] = (level, [line for line in lines if line])
+
+
+def show_notice(slot: str) -> None:
+    notice = st.session_state.pop(f"{slot}_notice", None)
+    if notice:
+        level, lines = notice
+        getattr(st, level)("\n\n".join(lines))
+
+
+def failed(slot: str, exc: HdeError) -> None:
+    if isinstance(exc, SettingsInvalid):
+        notify(slot, "error", exc.message(lang), *(f"- {line}" for line in exc.lines(lang)))
+    else:
+        notify(slot, "error", exc.message(lang))
+
+
+def status_words(v: ChannelView) -> str:
+    if not v.enabled:
+        return tr("channels_page.off")
+    if v.status == "error":
+        return tr("channel_status.error") + ": " + (v.error or "?")
+    return tr(f"channel_status.{v.status}")
+
+
+tabs = st.tabs(
+    [
+        tr("channels_page.tab.channels"),
+        tr("channels_page.tab.departments"),
+        tr("channels_page.tab.fields"),
+        tr("channels_page.tab.notifications"),
+        tr("channels_page.tab.prices"),
+        tr("channels_page.tab.opt_outs"),
+    ]
+)
+
+# == channels =====================================================================================
+with tabs[0]:
+    views = list_channels(app)
+    by_name = {v.name: v for v in views}
+    if views:
+        st.dataframe(
+            [
+                {
+                    tr("home.col.name"): v.name,
+                    tr("home.col.kind"): tr(f"channels_page.kind.{v.kind}"),
+                    tr("home.col.provider"): v.provider,
+                    tr("home.col.status"): status_words(v),
+                    tr("channels_page.col.checked"): _when(v.checked_at),
+                    tr("channels_page.col.rate"): f"{v.rate_per_sec:g}/s · {v.burst}",
+                    tr("home.col.sandbox"): "✓" if v.sandbox else "",
+                }
+                for v in views
+            ],
+            hide_index=True,
+            key="ch_table",
+        )
+    else:
+        st.info(tr("channels_page.no_channels"))
+    show_notice("ch")
+
+    options = ([""] if is_admin else []) + list(by_name)
+    picked = (
+        st.selectbox(
+            tr("channels_page.pick"),
+            options,
+            format_func=blank_as(tr("channels_page.new_channel")),
+            key="ch_pick",
+        )
+        if options
+        else None
+    )
+    view = by_name.get(picked or "")
+    suffix = view.name if view else "new"  # the new channel's widgets also carry the provider
+
+    if view is not None:
+        st.markdown(f"### {view.name}")
+        if view.status == "connected" and view.enabled:
+            st.success(
+                tr("channels_page.status.connected", at=_when(view.checked_at)),
+                icon=":material/check_circle:",
+            )
+        elif view.status == "error" and view.enabled:
+            st.error(
+                tr(
+                    "channels_page.status.error", error=view.error or "?", at=_when(view.checked_at)
+                ),
+                icon=":material/error:",
+            )
+        elif view.enabled:
+            st.info(tr("channels_page.status.unknown"))
+        else:
+            st.info(tr("channels_page.status.disabled"))
+        if view.paused_until:
+            st.caption(tr("channels_page.paused_until", at=_when(view.paused_until)))
+        if is_lead and view.enabled:
+
+            def _recheck(name: str = view.name) -> None:
+                try:
+                    result = recheck_channel(app, name, user.login)
+                except HdeError as exc:
+                    failed("ch", exc)
+                    return
+                if result.ok:
+                    notify(
+                        "ch",
+                        "success",
+                        tr("cli.channel.connected", name=name, detail=result.detail),
+                    )
+                else:
+                    notify("ch", "error", tr("cli.channel.error", name=name, detail=result.detail))
+
+            st.button(tr("channels_page.check_now"), key=f"ch_check_{suffix}", on_click=_recheck)
+
+    # -- the channel form (admin) -------------------------------------------------------------
+    if is_admin and picked is not None:
+        st.markdown("#### " + (tr("channels_page.edit") if view else tr("channels_page.create")))
+        if view is None:
+            kind = ChannelKind(
+                st.selectbox(
+                    tr("channels_page.field_label.kind"),
+                    [k.value for k in ChannelKind],
+                    format_func=formatter("channels_page.kind"),
+                    key="ch_kind",
+                )
+            )
+            provider = Provider(
+                st.selectbox(
+                    tr("channels_page.field_label.provider"),
+                    [p.value for p in PROVIDERS_BY_KIND[kind]],
+                    key=f"ch_provider_{kind.value}",
+                )
+            )
+            st.text_input(
+                tr("channels_page.field_label.name"),
+                key="ch_name_new",
+                help=tr("channels_page.help.name"),
+            )
+            rate, burst = default_rate(provider)
+            suffix = f"new_{provider.value}"
+        else:
+            kind, provider = ChannelKind(view.kind), Provider(view.provider)
+            st.caption(
+                tr(
+                    "channels_page.kind_provider",
+                    kind=tr(f"channels_page.kind.{kind.value}"),
+                    provider=provider.value,
+                )
+            )
+            rate, burst = view.rate_per_sec, view.burst
+        st.text_input(
+            tr("channels_page.field_label.api_base"),
+            value=(view.api_base or "") if view else "",
+            key=f"ch_api_base_{suffix}",
+            help=tr("channels_page.help.api_base"),
+        )
+        creds = CREDENTIAL_FIELDS[provider]
+        st.caption(tr("channels_page.secrets_note"))
+        c_cols = st.columns(2)
+        for i, cred in enumerate(creds):
+            stored = view.credentials.get(cred, "") if view else ""
+            c_cols[i % 2].text_input(
+                cred,
+                type="password",
+                key=f"ch_cred_{suffix}_{cred}",
+                placeholder=stored or tr("channels_page.not_set"),
+                help=tr("channels_page.help.keep") if stored else None,
+            )
+        if kind != ChannelKind.EMAIL:
+            st.text_input(
+                "webhook_secret",
+                type="password",
+                key=f"ch_secret_{suffix}",
+                placeholder=(view.webhook_secret if view else "") or tr("channels_page.not_set"),
+                help=tr("channels_page.help.webhook_secret"),
+            )
+        departments = [d.name for d in list_departments(app)]
+        current_dept = view.department if view else None
+        st.selectbox(
+            tr("channels_page.field_label.department"),
+            [""] + departments,
+            index=([""] + departments).index(current_dept) if current_dept in departments else 0,
+            format_func=blank_as(tr("channels_page.none")),
+            key=f"ch_department_{suffix}",
+        )
+        r_cols = st.columns(3)
+        r_cols[0].number_input(
+            tr("channels_page.field_label.rate_per_sec"),
+            min_value=0.01,
+            max_value=10_000.0,
+            value=float(rate),
+            key=f"ch_rate_{suffix}",
+        )
+        r_cols[1].number_input(
+            tr("channels_page.field_label.burst"),
+            min_value=1,
+            max_value=100_000,
+            value=int(burst),
+            key=f"ch_burst_{suffix}",
+        )
+        r_cols[2].number_input(
+            tr("channels_page.field_label.max_attempts"),
+            min_value=1,
+            max_value=100,
+            value=int(view.max_attempts if view else 8),
+            key=f"ch_attempts_{suffix}",
+        )
+        b_cols = st.columns(2)
+        b_cols[0].checkbox(
+            tr("channels_page.field_label.enabled"),
+            value=view.enabled if view else True,
+            key=f"ch_enabled_{suffix}",
+        )
+        b_cols[1].checkbox(
+            tr("channels_page.field_label.sandbox"),
+            value=view.sandbox if view else False,
+            key=f"ch_sandbox_{suffix}",
+        )
+
+        def _save(
+            suffix: str = suffix,
+            kind: ChannelKind = kind,
+            provider: Provider = provider,
+            creds: tuple[str, ...] = creds,
+        ) -> None:
+            state = st.session_state
+            new = suffix.startswith("new_")
+            name = state.get("ch_name_new", "") if new else suffix
+            form = {
+                "name": name,
+                "kind": kind.value,
+                "provider": provider.value,
+                "api_base": state.get(f"ch_api_base_{suffix}", ""),
+                "credentials": {c: state.get(f"ch_cred_{suffix}_{c}", "") for c in creds},
+                "webhook_secret": state.get(f"ch_secret_{suffix}", ""),
+                "department": state.get(f"ch_department_{suffix}") or None,
+                "rate_per_sec": state.get(f"ch_rate_{suffix}"),
+                "burst": state.get(f"ch_burst_{suffix}"),
+                "max_attempts": state.get(f"ch_attempts_{suffix}"),
+                "enabled": state.get(f"ch_enabled_{suffix}", True),
+                "sandbox": state.get(f"ch_sandbox_{suffix}", False),
+            }
+            # Typed secrets leave the browser's form at once: they are never shown again.
+            for c in creds:
+                state[f"ch_cred_{suffix}_{c}"] = ""
+            if f"ch_secret_{suffix}" in state:
+                state[f"ch_secret_{suffix}"] = ""
+            try:
+                with st.spinner(tr("channels_page.checking")):
+                    saved = save_channel(app, form, user.login)
+            except HdeError as exc:
+                failed("ch", exc)
+                return
+            head = tr(
+                "channels_page.saved_new" if saved.created else "channels_page.saved",
+                name=saved.name,
+            )
+            if saved.check is None:
+                notify("ch", "info", head, tr("channels_page.status.disabled"))
+            elif saved.check.ok:
+                notify(
+                    "ch",
+                    "success",
+                    head,
+                    tr("cli.channel.connected", name=saved.name, detail=saved.check.detail),
+                )
+            else:
+                notify(
+                    "ch",
+                    "error",
+                    head,
+                    tr("cli.channel.error", name=saved.name, detail=saved.check.detail),
+                )
+            if new:
+                state["ch_pick"] = saved.name
+                state["ch_name_new"] = ""
+
+        st.button(tr("channels_page.save"), type="primary", key=f"ch_save_{suffix}", on_click=_save)
+    elif view is not None:
+        st.caption(tr("channels_page.read_only_channel"))
+        st.dataframe(
+            [
+                {tr("channels_page.col.credential"): k, tr("channels_page.col.value"): v or "—"}
+                for k, v in view.credentials.items()
+            ],
+            hide_index=True,
+            key=f"ch_creds_{suffix}",
+        )
+
+    # -- R10: unofficial WhatsApp ------------------------------------------------------------
+    if view is not None and view.kind == ChannelKind.WHATSAPP:
+        st.markdown("#### " + tr("channels_page.r10.title"))
+        if view.initiation_enabled and view.risk_ack_at:
+            st.warning(
+                tr("channels_page.r10.on", by=view.risk_ack_by or "?", at=_when(view.risk_ack_at))
+            )
+        else:
+            st.info(tr("channels_page.r10.off"))
+        if is_lead:
+            enable = st.toggle(
+                tr("channels_page.r10.enable"),
+                value=view.initiation_enabled,
+                key=f"ch_r10_enable_{suffix}",
+            )
+            if enable and not view.initiation_enabled:
+                st.checkbox(tr("channels_page.r10.ack"), key=f"ch_r10_ack_{suffix}")
+
+            def _apply_r10(name: str = view.name, suffix: str = suffix) -> None:
+                state = st.session_state
+                try:
+                    set_initiation(
+                        app,
+                        name,
+                        bool(state.get(f"ch_r10_enable_{suffix}")),
+                        user.login,
+                        acknowledge_risk=bool(state.get(f"ch_r10_ack_{suffix}")),
+                    )
+                except HdeError as exc:
+                    failed("ch", exc)
+                else:
+                    notify("ch", "success", tr("channels_page.r10.saved", name=name))
+
+            st.button(tr("channels_page.apply"), key=f"ch_r10_apply_{suffix}", on_click=_apply_r10)
+
+    # -- R11/R12: WhatsApp Business ------------------------------------------------------------
+    if view is not None and view.kind == ChannelKind.WA_BUSINESS:
+        st.markdown("#### " + tr("channels_page.r11.title"))
+        ws = get_wa_settings(app, view.name)
+        lines = [
+            tr(
+                "cli.templates.settings.rules_ok",
+                by=ws.rules_acknowledged_by,
+                at=_when(ws.rules_acknowledged_at),
+            )
+            if ws.rules_acknowledged_at
+            else tr("cli.templates.settings.rules_missing"),
+            tr(
+                "cli.templates.settings.default",
+                template=ws.default_template,
+                status=ws.default_template_status,
+                category=ws.default_template_category,
+            )
+            if ws.default_template
+            else tr("cli.templates.settings.no_default"),
+            tr("cli.templates.settings.after_template_send")
+            if ws.send_after_template
+            else tr("cli.templates.settings.after_template_hold"),
+            tr("channels_page.r11.synced", at=_when(ws.templates_synced_at)),
+        ]
+        (st.success if ws.ready else st.warning)(
+            tr("cli.templates.settings.ready")
+            if ws.ready
+            else tr("cli.templates.settings.not_ready")
+        )
+        st.markdown("\n".join(f"- {line}" for line in lines))
+        if ws.preview:
+            st.caption(tr("channels_page.r11.preview"))
+            st.code(ws.preview, language=None)
+        if is_lead:
+            approved = template_rows(app, view.name, approved_only=True)
+            refs = [f"{r['name']}:{r['language']}" for r in approved]
+            params_of = {f"{r['name']}:{r['language']}": r["params"] for r in approved}
+            st.checkbox(
+                tr("channels_page.r11.rules"),
+                value=ws.rules_acknowledged_at is not None,
+                key=f"ch_r11_rules_{suffix}",
+                help=tr("channels_page.r11.rules_help"),
+            )
+            choice = st.selectbox(
+                tr("channels_page.r11.default"),
+                [""] + refs,
+                index=([""] + refs).index(ws.default_template)
+                if ws.default_template in refs
+                else 0,
+                format_func=blank_as(tr("channels_page.none")),
+                key=f"ch_r11_default_{suffix}",
+            )
+            if not refs:
+                st.caption(tr("channels_page.r11.no_approved"))
+            for name in params_of.get(choice or "", []):
+                st.text_input(
+                    tr("channels_page.r11.param", name=name),
+                    value=ws.default_template_params.get(name, ""),
+                    key=f"ch_r11_param_{suffix}_{choice}_{name}",
+                    placeholder="{{ contact.name }}",
+                )
+            st.radio(
+                tr("channels_page.r12.mode_label"),
+                ["hold", "send"],
+                index=1 if ws.send_after_template else 0,
+                format_func=formatter("channels_page.r12.mode"),
+                key=f"ch_r12_mode_{suffix}",
+            )
+
+            def _save_wa(
+                name: str = view.name,
+                suffix: str = suffix,
+                was_ack: bool = ws.rules_acknowledged_at is not None,
+                params_of: dict[str, list[str]] = params_of,
+            ) -> None:
+                state = st.session_state
+                ack = bool(state.get(f"ch_r11_rules_{suffix}"))
+                ref = state.get(f"ch_r11_default_{suffix}") or ""
+                params = {
+                    p: state.get(f"ch_r11_param_{suffix}_{ref}_{p}", "")
+                    for p in params_of.get(ref, [])
+                }
+                try:
+                    result = update_wa_settings(
+                        app,
+                        name,
+                        user.login,
+                        acknowledge_rules=None if ack == was_ack else ack,
+                        default_template=ref,
+                        params=params or None,
+                        send_after_template=state.get(f"ch_r12_mode_{suffix}") == "send",
+                    )
+                except HdeError as exc:
+                    failed("ch", exc)
+                    return
+                if result.changes:
+                    notify(
+                        "ch",
+                        "success",
+                        tr("channels_page.r11.saved", name=name),
+                        *(f"- {c}" for c in result.changes),
+                    )
+                else:
+                    notify("ch", "info", tr("channels_page.unchanged"))
+
+            st.button(
+                tr("channels_page.save_settings"), key=f"ch_r11_save_{suffix}", on_click=_save_wa
+            )
+
+# == departments and mailboxes =========================================================================
+with tabs[1]:
+    depts = list_departments(app)
+    if depts:
+        st.dataframe(
+            [
+                {
+                    tr("channels_page.col.department"): d.name,
+                    tr("channels_page.col.mailbox"): d.mailbox,
+                    tr("channels_page.col.smtp"): d.smtp_url or "—",
+                    tr("channels_page.col.channels"): ", ".join(d.channels),
+                }
+                for d in depts
+            ],
+            hide_index=True,
+            key="dp_table",
+        )
+    else:
+        st.info(tr("channels_page.no_departments"))
+    show_notice("dp")
+    if is_admin:
+        names = [d.name for d in depts]
+        chosen = st.selectbox(
+            tr("channels_page.pick_department"),
+            [""] + names,
+            format_func=blank_as(tr("channels_page.new_department")),
+            key="dp_pick",
+        )
+        dept = next((d for d in depts if d.name == chosen), None)
+        dsuffix = dept.name if dept else "new"
+        if dept is None:
+            st.text_input(tr("channels_page.col.department"), key="dp_name_new")
+        st.text_input(
+            tr("channels_page.col.mailbox"),
+            value=dept.mailbox if dept else "",
+            key=f"dp_mailbox_{dsuffix}",
+            placeholder="support@company.com",
+        )
+        st.text_input(
+            tr("channels_page.col.smtp"),
+            type="password",
+            key=f"dp_smtp_{dsuffix}",
+            placeholder=(dept.smtp_url if dept else "")
+            or "smtp://user:password@smtp.company.com:587",
+            help=tr("channels_page.help.smtp"),
+        )
+
+        def _save_department(dsuffix: str = dsuffix) -> None:
+            state = st.session_state
+            form = {
+                "name": state.get("dp_name_new", "") if dsuffix == "new" else dsuffix,
+                "mailbox": state.get(f"dp_mailbox_{dsuffix}", ""),
+                "smtp_url": state.get(f"dp_smtp_{dsuffix}", ""),
+            }
+            state[f"dp_smtp_{dsuffix}"] = ""
+            try:
+                saved = save_department(app, form, user.login)
+            except HdeError as exc:
+                failed("dp", exc)
+                return
+            head = tr("channels_page.department_saved", name=saved.name)
+            if saved.smtp_ok is None:
+                notify("dp", "success", head)
+            elif saved.smtp_ok:
+                notify("dp", "success", head, tr("channels_page.smtp_ok", detail=saved.smtp_detail))
+            else:
+                notify(
+                    "dp", "warning", head, tr("channels_page.smtp_failed", detail=saved.smtp_detail)
+                )
+            if dsuffix == "new":
+                state["dp_pick"] = saved.name
+                state["dp_name_new"] = ""
+
+        st.button(tr("channels_page.save"), key=f"dp_save_{dsuffix}", on_click=_save_department)
+
+# == custom fields =====================================================================================
+with tabs[2]:
+    fields = list_custom_fields(app)
+    if fields:
+        st.dataframe(
+            [
+                {
+                    tr("channels_page.col.field_key"): f.key,
+                    tr("channels_page.col.field_label"): f.label,
+                    tr("channels_page.col.required"): "✓" if f.required else "",
+                }
+                for f in fields
+            ],
+            hide_index=True,
+            key="cf_table",
+        )
+    else:
+        st.info(tr("channels_page.no_fields"))
+    show_notice("cf")
+    if is_lead:
+        keys = [f.key for f in fields]
+        fkey = st.selectbox(
+            tr("channels_page.pick_field"),
+            [""] + keys,
+            format_func=blank_as(tr("channels_page.new_field")),
+            key="cf_pick",
+        )
+        current = next((f for f in fields if f.key == fkey), None)
+        fsuffix = current.key if current else "new"
+        if current is None:
+            st.text_input(
+                tr("channels_page.col.field_key"),
+                key="cf_key_new",
+                help=tr("channels_page.help.field_key"),
+            )
+        st.text_input(
+            tr("channels_page.col.field_label"),
+            value=current.label if current else "",
+            key=f"cf_label_{fsuffix}",
+        )
+        st.checkbox(
+            tr("channels_page.col.required"),
+            value=current.required if current else False,
+            key=f"cf_required_{fsuffix}",
+        )
+
+        def _save_field(fsuffix: str = fsuffix) -> None:
+            state = st.session_state
+            key = state.get("cf_key_new", "") if fsuffix == "new" else fsuffix
+            try:
+                save_custom_field(
+                    app,
+                    {
+                        "key": key,
+                        "label": state.get(f"cf_label_{fsuffix}", ""),
+                        "required": state.get(f"cf_required_{fsuffix}", False),
+                    },
+                    user.login,
+                )
+            except HdeError as exc:
+                failed("cf", exc)
+                return
+            notify("cf", "success", tr("channels_page.field_saved", field=key))
+            if fsuffix == "new":
+                state["cf_pick"] = key
+                state["cf_key_new"] = ""
+
+        def _delete_field(fsuffix: str = fsuffix) -> None:
+            try:
+                delete_custom_field(app, fsuffix, user.login)
+            except HdeError as exc:
+                failed("cf", exc)
+                return
+            notify("cf", "success", tr("channels_page.field_deleted", field=fsuffix))
+            st.session_state["cf_pick"] = ""
+
+        b1, b2 = st.columns([1, 4])
+        b1.button(tr("channels_page.save"), key=f"cf_save_{fsuffix}", on_click=_save_field)
+        if current is not None:
+            b2.button(
+                tr("channels_page.delete"), key=f"cf_delete_{fsuffix}", on_click=_delete_field
+            )
+
+# == notification templates ============================================================================
+with tabs[3]:
+    st.caption(tr("channels_page.notifications_help"))
+    show_notice("nf")
+    existing = {n.kind: n for n in list_notification_templates(app)}
+    kind_value = st.selectbox(
+        tr("channels_page.notification_kind"),
+        [k.value for k in NotificationKind],
+        format_func=formatter("channels_page.notification"),
+        key="nf_kind",
+    )
+    current_tpl = existing.get(kind_value)
+    if current_tpl is None:
+        st.info(tr("channels_page.notification_missing"))
+    else:
+        st.caption(tr("channels_page.updated_at", at=_when(current_tpl.updated_at)))
+    enabled = st.checkbox(
+        tr("channels_page.field_label.enabled"),
+        value=current_tpl.enabled if current_tpl else True,
+        key=f"nf_enabled_{kind_value}",
+        disabled=not edits_templates,
+    )
+    subject = st.text_input(
+        tr("home.col.subject"),
+        value=current_tpl.subject if current_tpl else "",
+        key=f"nf_subject_{kind_value}",
+        disabled=not edits_templates,
+    )
+    body = st.text_area(
+        tr("channels_page.body"),
+        value=current_tpl.body if current_tpl else "",
+        key=f"nf_body_{kind_value}",
+        height=160,
+        disabled=not edits_templates,
+    )
+    st.caption(tr("channels_page.preview"))
+    rendered = preview_notification(app, subject, body, lang) if subject and body else None
+    if isinstance(rendered, RenderedEmail):
+        st.markdown(f"**{rendered.subject}**")
+        st.text(rendered.text)
+    elif rendered:
+        st.error(rendered)
+    if edits_templates:
+
+        def _save_notification(kind_value: str = kind_value) -> None:
+            state = st.session_state
+            try:
+                changed = save_notification_template(
+                    app,
+                    {
+                        "kind": kind_value,
+                        "enabled": state.get(f"nf_enabled_{kind_value}", True),
+                        "subject": state.get(f"nf_subject_{kind_value}", ""),
+                        "body": state.get(f"nf_body_{kind_value}", ""),
+                    },
+                    user.login,
+                )
+            except HdeError as exc:
+                failed("nf", exc)
+                return
+            notify(
+                "nf",
+                "success" if changed else "info",
+                tr("channels_page.notification_saved")
+                if changed
+                else tr("channels_page.unchanged"),
+            )
+
+        st.button(
+            tr("channels_page.save"), key=f"nf_save_{kind_value}", on_click=_save_notification
+        )
+
+# == prices (R13) ======================================================================================
+with tabs[4]:
+    st.caption(tr("channels_page.prices_help"))
+    show_notice("pr")
+    prices = pricing.list_prices(app)
+    if prices:
+        st.dataframe(
+            [
+                {
+                    tr("channels_page.col.category"): p["category"],
+                    tr("channels_page.col.country"): p["country"],
+                    tr("channels_page.col.price"): p["price"],
+                    tr("channels_page.col.currency"): p["currency"],
+                }
+                for p in prices
+            ],
+            hide_index=True,
+            key="pr_table",
+        )
+    else:
+        st.info(tr("cli.templates.prices.none"))
+    if is_lead:
+        p_cols = st.columns(4)
+        p_cols[0].selectbox(tr("channels_page.col.category"), pricing.CATEGORIES, key="pr_category")
+        p_cols[1].text_input(
+            tr("channels_page.col.country"),
+            value="*",
+            key="pr_country",
+            help=tr("channels_page.help.country"),
+        )
+        p_cols[2].text_input(tr("channels_page.col.price"), key="pr_price", placeholder="0.0125")
+        p_cols[3].text_input(tr("channels_page.col.currency"), value="USD", key="pr_currency")
+
+        def _save_price() -> None:
+            state = st.session_state
+            try:
+                pricing.set_price(
+                    app,
+                    state.get("pr_category", "marketing"),
+                    state.get("pr_price", ""),
+                    user.login,
+                    country=state.get("pr_country", "*"),
+                    currency=state.get("pr_currency", "USD"),
+                )
+            except HdeError as exc:
+                failed("pr", exc)
+                return
+            notify(
+                "pr",
+                "success",
+                tr(
+                    "cli.templates.prices.saved",
+                    category=state.get("pr_category"),
+                    country=state.get("pr_country"),
+                ),
+            )
+
+        def _delete_price() -> None:
+            state = st.session_state
+            try:
+                gone = pricing.delete_price(
+                    app,
+                    state.get("pr_category", ""),
+                    user.login,
+                    country=state.get("pr_country", "*"),
+                )
+            except HdeError as exc:
+                failed("pr", exc)
+                return
+            key = "cli.templates.prices.deleted" if gone else "cli.templates.prices.not_found"
+            notify(
+                "pr",
+                "success" if gone else "warning",
+                tr(key, category=state.get("pr_category"), country=state.get("pr_country")),
+            )
+
+        b1, b2 = st.columns([1, 4])
+        b1.button(tr("channels_page.save"), key="pr_save", on_click=_save_price)
+        b2.button(tr("channels_page.delete"), key="pr_delete", on_click=_delete_price)
+
+# == opt-outs (R15) ====================================================================================
+with tabs[5]:
+    st.caption(tr("channels_page.opt_outs_help"))
+    o1, o2 = st.columns([1, 2])
+    oo_channel = o1.selectbox(
+        tr("campaigns_page.filter.channel"),
+        [""] + [v.name for v in views],
+        format_func=blank_as(tr("campaigns_page.filter.all")),
+        key="oo_channel",
+    )
+    oo_search = o2.text_input(tr("campaigns_page.filter.search"), key="oo_search")
+    total = list_opt_outs(app, oo_channel or None, oo_search, limit=0).total
+    pages = max(1, -(-total // PAGE_SIZE))
+    oo_page = int(
+        st.number_input(tr("campaigns_page.page", pages=pages), 1, pages, 1, key="oo_page")
+    )
+    found = list_opt_outs(
+        app, oo_channel or None, oo_search, limit=PAGE_SIZE, offset=(oo_page - 1) * PAGE_SIZE
+    )
+    header = [
+        tr("campaigns_page.col.channel"),
+        tr("campaigns_page.col.recipient"),
+        tr("campaigns_page.col.contact"),
+        tr("channels_page.col.opted_out_at"),
+        tr("channels_page.col.reason"),
+    ]
+    if found.rows:
+        st.caption(tr("campaigns_page.shown", shown=len(found.rows), total=found.total))
+        st.dataframe(
+            [
+                dict(
+                    zip(
+                        header,
+                        (r.channel, r.address, r.contact, _when(r.opted_out_at), r.reason),
+                        strict=True,
+                    )
+                )
+                for r in found.rows
+            ],
+            hide_index=True,
+            key="oo_table",
+        )
+        everything = list_opt_outs(app, oo_channel or None, oo_search, limit=None).rows
+        st.download_button(
+            tr("campaigns_page.download"),
+            export_bytes(
+                header,
+                (
+                    (r.channel, r.address, r.contact, r.opted_out_at.isoformat(), r.reason)
+                    for r in everything
+                ),
+            ),
+            file_name="opt-outs.csv",
+            key="oo_export",
+        )
+    else:
+        st.info(tr("channels_page.no_opt_outs"))
