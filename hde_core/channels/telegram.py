@@ -33,6 +33,7 @@ from hde_core.channels.base import (
     constant_time_equals,
     retry_after_header,
 )
+from hde_core.channels.words import t
 from hde_core.domain import events as ev
 from hde_core.domain.addresses import normalise_phone
 from hde_core.domain.channels import ChannelKind, Provider
@@ -45,7 +46,6 @@ from hde_core.domain.outcomes import (
     SendOutcome,
     Sent,
 )
-from hde_core.i18n import t
 
 E = ErrorClass
 

@@ -30,6 +30,7 @@ from hde_core.channels.base import (
     hmac_sha256_hex,
     retry_after_header,
 )
+from hde_core.channels.words import t
 from hde_core.domain import events as ev
 from hde_core.domain.channels import ChannelKind, Provider
 from hde_core.domain.outcomes import (
@@ -42,7 +43,6 @@ from hde_core.domain.outcomes import (
     Sent,
 )
 from hde_core.domain.statuses import MessageStatus
-from hde_core.i18n import t
 
 E = ErrorClass
 

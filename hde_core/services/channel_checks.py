@@ -29,6 +29,8 @@ from sqlalchemy import select
 from hde_core.bootstrap import App
 from hde_core.channels.base import ChannelConfig, new_http_client
 from hde_core.channels.registry import build_adapter
+from hde_core.channels.words import in_language
+from hde_core.channels.words import t as words
 from hde_core.db.models import Channel
 from hde_core.domain.channels import ConnectionStatus
 from hde_core.domain.outcomes import ConnectionCheck
@@ -100,10 +102,10 @@ async def _check(config: ChannelConfig, http: httpx.AsyncClient) -> ConnectionCh
     except HdeError as exc:
         return ConnectionCheck(False, exc.message())
     except TimeoutError:
-        return ConnectionCheck(False, t("channels.check.network", error="timeout"))
+        return ConnectionCheck(False, words("channels.check.network", error="timeout"))
     except Exception as exc:  # noqa: BLE001 - a broken adapter must not stop the other checks
         log.exception("checking channel %s failed", config.name)
-        return ConnectionCheck(False, t("channels.check.failed", error=type(exc).__name__))
+        return ConnectionCheck(False, words("channels.check.failed", error=type(exc).__name__))
 
 
 async def check_channels_async(
@@ -141,7 +143,12 @@ def _store(
             if channel is None:  # deleted meanwhile
                 continue
             status = ConnectionStatus.CONNECTED if check.ok else ConnectionStatus.ERROR
-            error = None if check.ok else (check.detail or t("channels.check.failed", error="?"))
+            detail = in_language(check.detail, app.lang)
+            error = (
+                None
+                if check.ok
+                else (detail or t("channels.check.failed", lang=app.lang, error="?"))
+            )
             previous = channel.connection_status
             changed = previous != status.value or channel.connection_error != error
             reconnected = check.ok and previous == ConnectionStatus.ERROR.value
@@ -156,11 +163,11 @@ def _store(
                     at=now,
                     channel_id=channel.id,
                     ok=check.ok,
-                    detail=check.detail,
+                    detail=detail,
                     previous=previous,
                     reconnected=reconnected or None,
                 )
-            out.append(CheckResult(channel.name, check.ok, check.detail, reconnected, changed))
+            out.append(CheckResult(channel.name, check.ok, detail, reconnected, changed))
     return out
 
 
@@ -226,12 +233,14 @@ async def register_webhooks_async(
             try:
                 adapter = build_adapter(config, client)
                 if not adapter.supports_webhook_registration:
-                    check = ConnectionCheck(False, t("channels.webhook.unsupported"))
+                    check = ConnectionCheck(False, words("channels.webhook.unsupported"))
                 else:
                     check = await adapter.register_webhook(url)
             except HdeError as exc:
                 check = ConnectionCheck(False, exc.message())
-            results.append(WebhookResult(config.name, check.ok, url, check.detail))
+            results.append(
+                WebhookResult(config.name, check.ok, url, in_language(check.detail, app.lang))
+            )
     now = app.clock.now()
     with app.db.transaction() as session:
         for config, result in zip(configs, results, strict=True):

@@ -182,3 +182,12 @@ def test_a_channel_that_cannot_verify_its_webhooks_is_not_registered(app, env, t
     assert "tg-open" not in names
     (named,) = register_webhooks(app, env["url"], ["tg-open"], actor="demo")
     assert not named.ok and "webhook_secret" in named.detail
+
+
+def test_the_error_is_stored_in_the_deployments_language(app, env, monkeypatch):
+    monkeypatch.setenv("HDE_LANG", "ru")  # the process default differs from the app's (en)
+    assert check_channel(app, "whatsapp", "lead").ok
+    control(env["greenapi"], f"instances/{env['instance']}/state", state="notAuthorized")
+    result = check_channel(app, "whatsapp", "lead")
+    assert result.detail.startswith("WhatsApp is not linked")
+    assert channel(app, "whatsapp").connection_error == result.detail
