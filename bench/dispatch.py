@@ -156,9 +156,7 @@ def throughput(kind: str) -> list[Figure]:
         proc.wait(30)
         rate = (count_sent(app) - before) / elapsed
         cpu_ms = (cpu.user + cpu.system) * 1000 / max(count_sent(app) - before, 1)
-        early = (
-            statistics.mean(rss[len(rss) // 10 : len(rss) // 10 + 3]) if len(rss) > 13 else rss[0]
-        )
+        early = rss[len(rss) // 4]  # after warm-up: flat from here on means no leak
     note = f"{N:,} msgs, fake answers after {LATENCY * 1000:.0f} ms; {cpu_ms:.2f} ms CPU/msg; RSS {early:.0f}→{rss[-1]:.0f} MB"
     return [
         Figure(

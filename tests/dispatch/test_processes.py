@@ -44,7 +44,7 @@ def start_worker(url: str, data_dir: Path) -> subprocess.Popen[bytes]:
     )
 
 
-def settle(app, timeout: float = 150.0) -> Counter[str]:
+def settle(app, timeout: float = 400.0) -> Counter[str]:
     """Wait until nothing is queued, retrying or sending any more."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
