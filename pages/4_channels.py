@@ -4,71 +4,39 @@ templates, the price table and the opt-out list. Every rule lives in hde_core.se
 
 from __future__ import annotations
 
-from typing import Any
-
 import streamlit as st
 
-from hde_core.console import current_lang, formatter, get_app, page, tr
+from hde_core.console import current_lang, formatter, get_app, page, settings_tabs, tr
 from hde_core.console.widgets import blank_as
 from hde_core.domain.channels import PROVIDERS_BY_KIND, ChannelKind, Provider
 from hde_core.domain.roles import Permission
-from hde_core.domain.tickets import NotificationKind
 from hde_core.errors import HdeError
-from hde_core.services import pricing
 from hde_core.services.channel_settings import set_initiation
-from hde_core.services.delivery import export_bytes
-from hde_core.services.rendering import RenderedEmail
 from hde_core.services.settings_admin import (
     CREDENTIAL_FIELDS,
     ChannelView,
-    SettingsInvalid,
     default_rate,
-    delete_custom_field,
     list_channels,
-    list_custom_fields,
     list_departments,
-    list_notification_templates,
-    list_opt_outs,
-    preview_notification,
     recheck_channel,
     save_channel,
-    save_custom_field,
-    save_department,
-    save_notification_template,
 )
 from hde_core.services.templates import template_rows
 from hde_core.services.wa_settings import get_wa_settings, update_wa_settings
-
-PAGE_SIZE = 50
 
 user = page("nav.channels", Permission.VIEW)
 app = get_app()
 lang = current_lang()
 is_admin = user.can(Permission.MANAGE_CHANNELS)
 is_lead = user.can(Permission.CHANNEL_SETTINGS)
-edits_templates = user.can(Permission.MANAGE_TEMPLATES)
 
-
-def _when(value: Any) -> str:
-    return f"{value.astimezone():%Y-%m-%d %H:%M}" if value else "—"
-
-
-def notify(slot: str, level: str, *lines: str) -> None:
-    st.session_state[f"{slot}_notice"] = (level, [line for line in lines if line])
-
-
-def show_notice(slot: str) -> None:
-    notice = st.session_state.pop(f"{slot}_notice", None)
-    if notice:
-        level, lines = notice
-        getattr(st, level)("\n\n".join(lines))
+_when = settings_tabs.when
+notify = settings_tabs.notify
+show_notice = settings_tabs.show_notice
 
 
 def failed(slot: str, exc: HdeError) -> None:
-    if isinstance(exc, SettingsInvalid):
-        notify(slot, "error", exc.message(lang), *(f"- {line}" for line in exc.lines(lang)))
-    else:
-        notify(slot, "error", exc.message(lang))
+    settings_tabs.failed(slot, exc, lang)
 
 
 def status_words(v: ChannelView) -> str:
@@ -488,370 +456,14 @@ with tabs[0]:
                 tr("channels_page.save_settings"), key=f"ch_r11_save_{suffix}", on_click=_save_wa
             )
 
-# == departments and mailboxes =========================================================================
+# == the other tabs ===================================================================================
 with tabs[1]:
-    depts = list_departments(app)
-    if depts:
-        st.dataframe(
-            [
-                {
-                    tr("channels_page.col.department"): d.name,
-                    tr("channels_page.col.mailbox"): d.mailbox,
-                    tr("channels_page.col.smtp"): d.smtp_url or "—",
-                    tr("channels_page.col.channels"): ", ".join(d.channels),
-                }
-                for d in depts
-            ],
-            hide_index=True,
-            key="dp_table",
-        )
-    else:
-        st.info(tr("channels_page.no_departments"))
-    show_notice("dp")
-    if is_admin:
-        names = [d.name for d in depts]
-        chosen = st.selectbox(
-            tr("channels_page.pick_department"),
-            [""] + names,
-            format_func=blank_as(tr("channels_page.new_department")),
-            key="dp_pick",
-        )
-        dept = next((d for d in depts if d.name == chosen), None)
-        dsuffix = dept.name if dept else "new"
-        if dept is None:
-            st.text_input(tr("channels_page.col.department"), key="dp_name_new")
-        st.text_input(
-            tr("channels_page.col.mailbox"),
-            value=dept.mailbox if dept else "",
-            key=f"dp_mailbox_{dsuffix}",
-            placeholder="support@company.com",
-        )
-        st.text_input(
-            tr("channels_page.col.smtp"),
-            type="password",
-            key=f"dp_smtp_{dsuffix}",
-            placeholder=(dept.smtp_url if dept else "")
-            or "smtp://user:password@smtp.company.com:587",
-            help=tr("channels_page.help.smtp"),
-        )
-
-        def _save_department(dsuffix: str = dsuffix) -> None:
-            state = st.session_state
-            form = {
-                "name": state.get("dp_name_new", "") if dsuffix == "new" else dsuffix,
-                "mailbox": state.get(f"dp_mailbox_{dsuffix}", ""),
-                "smtp_url": state.get(f"dp_smtp_{dsuffix}", ""),
-            }
-            state[f"dp_smtp_{dsuffix}"] = ""
-            try:
-                saved = save_department(app, form, user.login)
-            except HdeError as exc:
-                failed("dp", exc)
-                return
-            head = tr("channels_page.department_saved", name=saved.name)
-            if saved.smtp_ok is None:
-                notify("dp", "success", head)
-            elif saved.smtp_ok:
-                notify("dp", "success", head, tr("channels_page.smtp_ok", detail=saved.smtp_detail))
-            else:
-                notify(
-                    "dp", "warning", head, tr("channels_page.smtp_failed", detail=saved.smtp_detail)
-                )
-            if dsuffix == "new":
-                state["dp_pick"] = saved.name
-                state["dp_name_new"] = ""
-
-        st.button(tr("channels_page.save"), key=f"dp_save_{dsuffix}", on_click=_save_department)
-
-# == custom fields =====================================================================================
+    settings_tabs.departments(app, user, lang)
 with tabs[2]:
-    fields = list_custom_fields(app)
-    if fields:
-        st.dataframe(
-            [
-                {
-                    tr("channels_page.col.field_key"): f.key,
-                    tr("channels_page.col.field_label"): f.label,
-                    tr("channels_page.col.required"): "✓" if f.required else "",
-                }
-                for f in fields
-            ],
-            hide_index=True,
-            key="cf_table",
-        )
-    else:
-        st.info(tr("channels_page.no_fields"))
-    show_notice("cf")
-    if is_lead:
-        keys = [f.key for f in fields]
-        fkey = st.selectbox(
-            tr("channels_page.pick_field"),
-            [""] + keys,
-            format_func=blank_as(tr("channels_page.new_field")),
-            key="cf_pick",
-        )
-        current = next((f for f in fields if f.key == fkey), None)
-        fsuffix = current.key if current else "new"
-        if current is None:
-            st.text_input(
-                tr("channels_page.col.field_key"),
-                key="cf_key_new",
-                help=tr("channels_page.help.field_key"),
-            )
-        st.text_input(
-            tr("channels_page.col.field_label"),
-            value=current.label if current else "",
-            key=f"cf_label_{fsuffix}",
-        )
-        st.checkbox(
-            tr("channels_page.col.required"),
-            value=current.required if current else False,
-            key=f"cf_required_{fsuffix}",
-        )
-
-        def _save_field(fsuffix: str = fsuffix) -> None:
-            state = st.session_state
-            key = state.get("cf_key_new", "") if fsuffix == "new" else fsuffix
-            try:
-                save_custom_field(
-                    app,
-                    {
-                        "key": key,
-                        "label": state.get(f"cf_label_{fsuffix}", ""),
-                        "required": state.get(f"cf_required_{fsuffix}", False),
-                    },
-                    user.login,
-                )
-            except HdeError as exc:
-                failed("cf", exc)
-                return
-            notify("cf", "success", tr("channels_page.field_saved", field=key))
-            if fsuffix == "new":
-                state["cf_pick"] = key
-                state["cf_key_new"] = ""
-
-        def _delete_field(fsuffix: str = fsuffix) -> None:
-            try:
-                delete_custom_field(app, fsuffix, user.login)
-            except HdeError as exc:
-                failed("cf", exc)
-                return
-            notify("cf", "success", tr("channels_page.field_deleted", field=fsuffix))
-            st.session_state["cf_pick"] = ""
-
-        b1, b2 = st.columns([1, 4])
-        b1.button(tr("channels_page.save"), key=f"cf_save_{fsuffix}", on_click=_save_field)
-        if current is not None:
-            b2.button(
-                tr("channels_page.delete"), key=f"cf_delete_{fsuffix}", on_click=_delete_field
-            )
-
-# == notification templates ============================================================================
+    settings_tabs.custom_fields(app, user, lang)
 with tabs[3]:
-    st.caption(tr("channels_page.notifications_help"))
-    show_notice("nf")
-    existing = {n.kind: n for n in list_notification_templates(app)}
-    kind_value = st.selectbox(
-        tr("channels_page.notification_kind"),
-        [k.value for k in NotificationKind],
-        format_func=formatter("channels_page.notification"),
-        key="nf_kind",
-    )
-    current_tpl = existing.get(kind_value)
-    if current_tpl is None:
-        st.info(tr("channels_page.notification_missing"))
-    else:
-        st.caption(tr("channels_page.updated_at", at=_when(current_tpl.updated_at)))
-    enabled = st.checkbox(
-        tr("channels_page.field_label.enabled"),
-        value=current_tpl.enabled if current_tpl else True,
-        key=f"nf_enabled_{kind_value}",
-        disabled=not edits_templates,
-    )
-    subject = st.text_input(
-        tr("home.col.subject"),
-        value=current_tpl.subject if current_tpl else "",
-        key=f"nf_subject_{kind_value}",
-        disabled=not edits_templates,
-    )
-    body = st.text_area(
-        tr("channels_page.body"),
-        value=current_tpl.body if current_tpl else "",
-        key=f"nf_body_{kind_value}",
-        height=160,
-        disabled=not edits_templates,
-    )
-    st.caption(tr("channels_page.preview"))
-    rendered = preview_notification(app, subject, body, lang) if subject and body else None
-    if isinstance(rendered, RenderedEmail):
-        st.markdown(f"**{rendered.subject}**")
-        st.text(rendered.text)
-    elif rendered:
-        st.error(rendered)
-    if edits_templates:
-
-        def _save_notification(kind_value: str = kind_value) -> None:
-            state = st.session_state
-            try:
-                changed = save_notification_template(
-                    app,
-                    {
-                        "kind": kind_value,
-                        "enabled": state.get(f"nf_enabled_{kind_value}", True),
-                        "subject": state.get(f"nf_subject_{kind_value}", ""),
-                        "body": state.get(f"nf_body_{kind_value}", ""),
-                    },
-                    user.login,
-                )
-            except HdeError as exc:
-                failed("nf", exc)
-                return
-            notify(
-                "nf",
-                "success" if changed else "info",
-                tr("channels_page.notification_saved")
-                if changed
-                else tr("channels_page.unchanged"),
-            )
-
-        st.button(
-            tr("channels_page.save"), key=f"nf_save_{kind_value}", on_click=_save_notification
-        )
-
-# == prices (R13) ======================================================================================
+    settings_tabs.notifications(app, user, lang)
 with tabs[4]:
-    st.caption(tr("channels_page.prices_help"))
-    show_notice("pr")
-    prices = pricing.list_prices(app)
-    if prices:
-        st.dataframe(
-            [
-                {
-                    tr("channels_page.col.category"): p["category"],
-                    tr("channels_page.col.country"): p["country"],
-                    tr("channels_page.col.price"): p["price"],
-                    tr("channels_page.col.currency"): p["currency"],
-                }
-                for p in prices
-            ],
-            hide_index=True,
-            key="pr_table",
-        )
-    else:
-        st.info(tr("cli.templates.prices.none"))
-    if is_lead:
-        p_cols = st.columns(4)
-        p_cols[0].selectbox(tr("channels_page.col.category"), pricing.CATEGORIES, key="pr_category")
-        p_cols[1].text_input(
-            tr("channels_page.col.country"),
-            value="*",
-            key="pr_country",
-            help=tr("channels_page.help.country"),
-        )
-        p_cols[2].text_input(tr("channels_page.col.price"), key="pr_price", placeholder="0.0125")
-        p_cols[3].text_input(tr("channels_page.col.currency"), value="USD", key="pr_currency")
-
-        def _save_price() -> None:
-            state = st.session_state
-            try:
-                pricing.set_price(
-                    app,
-                    state.get("pr_category", "marketing"),
-                    state.get("pr_price", ""),
-                    user.login,
-                    country=state.get("pr_country", "*"),
-                    currency=state.get("pr_currency", "USD"),
-                )
-            except HdeError as exc:
-                failed("pr", exc)
-                return
-            notify(
-                "pr",
-                "success",
-                tr(
-                    "cli.templates.prices.saved",
-                    category=state.get("pr_category"),
-                    country=state.get("pr_country"),
-                ),
-            )
-
-        def _delete_price() -> None:
-            state = st.session_state
-            try:
-                gone = pricing.delete_price(
-                    app,
-                    state.get("pr_category", ""),
-                    user.login,
-                    country=state.get("pr_country", "*"),
-                )
-            except HdeError as exc:
-                failed("pr", exc)
-                return
-            key = "cli.templates.prices.deleted" if gone else "cli.templates.prices.not_found"
-            notify(
-                "pr",
-                "success" if gone else "warning",
-                tr(key, category=state.get("pr_category"), country=state.get("pr_country")),
-            )
-
-        b1, b2 = st.columns([1, 4])
-        b1.button(tr("channels_page.save"), key="pr_save", on_click=_save_price)
-        b2.button(tr("channels_page.delete"), key="pr_delete", on_click=_delete_price)
-
-# == opt-outs (R15) ====================================================================================
+    settings_tabs.prices(app, user, lang)
 with tabs[5]:
-    st.caption(tr("channels_page.opt_outs_help"))
-    o1, o2 = st.columns([1, 2])
-    oo_channel = o1.selectbox(
-        tr("campaigns_page.filter.channel"),
-        [""] + [v.name for v in views],
-        format_func=blank_as(tr("campaigns_page.filter.all")),
-        key="oo_channel",
-    )
-    oo_search = o2.text_input(tr("campaigns_page.filter.search"), key="oo_search")
-    total = list_opt_outs(app, oo_channel or None, oo_search, limit=0).total
-    pages = max(1, -(-total // PAGE_SIZE))
-    oo_page = int(
-        st.number_input(tr("campaigns_page.page", pages=pages), 1, pages, 1, key="oo_page")
-    )
-    found = list_opt_outs(
-        app, oo_channel or None, oo_search, limit=PAGE_SIZE, offset=(oo_page - 1) * PAGE_SIZE
-    )
-    header = [
-        tr("campaigns_page.col.channel"),
-        tr("campaigns_page.col.recipient"),
-        tr("campaigns_page.col.contact"),
-        tr("channels_page.col.opted_out_at"),
-        tr("channels_page.col.reason"),
-    ]
-    if found.rows:
-        st.caption(tr("campaigns_page.shown", shown=len(found.rows), total=found.total))
-        st.dataframe(
-            [
-                dict(
-                    zip(
-                        header,
-                        (r.channel, r.address, r.contact, _when(r.opted_out_at), r.reason),
-                        strict=True,
-                    )
-                )
-                for r in found.rows
-            ],
-            hide_index=True,
-            key="oo_table",
-        )
-        everything = list_opt_outs(app, oo_channel or None, oo_search, limit=None).rows
-        st.download_button(
-            tr("campaigns_page.download"),
-            export_bytes(
-                header,
-                (
-                    (r.channel, r.address, r.contact, r.opted_out_at.isoformat(), r.reason)
-                    for r in everything
-                ),
-            ),
-            file_name="opt-outs.csv",
-            key="oo_export",
-        )
-    else:
-        st.info(tr("channels_page.no_opt_outs"))
+    settings_tabs.opt_outs(app, [v.name for v in views])
