@@ -50,3 +50,32 @@ def test_every_page_renders_for_every_role(console_app, seeded, path):  # noqa: 
         present = keys_of(at)
         for key, allowed in ACTIONS[path].items():
             assert (key in present) == (role in allowed), (role, key)
+
+
+def test_every_translated_choice_exists_in_both_languages():
+    """Keys built at run time (``tr(f"…{value}")``) cover every value they can meet."""
+    from hde_core.domain.channels import ChannelKind
+    from hde_core.domain.outcomes import ErrorClass
+    from hde_core.domain.statuses import MessageStatus
+    from hde_core.domain.tickets import NotificationKind
+    from hde_core.i18n import catalogue
+    from hde_core.services.settings_admin import _KNOWN_FIELD_KEYS
+
+    keys = (
+        [f"campaigns_page.error_class.{c.value}" for c in ErrorClass]
+        + [f"campaigns_page.chart.error.{c.value}" for c in ErrorClass]
+        + ["campaigns_page.error_class.unknown", "campaigns_page.chart.error.unknown"]
+        + [f"campaigns_page.chart.stage.{s}" for s in ("queued", "sent", "delivered", "read")]
+        + [f"status.{s.value}" for s in MessageStatus]
+        + [f"channels_page.kind.{k.value}" for k in ChannelKind]
+        + [f"channels_page.notification.{k.value}" for k in NotificationKind]
+        + [f"channels_page.field.{name}" for name in _KNOWN_FIELD_KEYS]
+        + [f"channels_page.r12.mode.{m}" for m in ("hold", "send")]
+        + [f"campaigns_page.done.{a}" for a in ("pause", "resume", "cancel")]
+        + [
+            f"cli.campaign.status.{s}"
+            for s in ("running", "scheduled", "paused", "cancelled", "done")
+        ]
+    )
+    for lang in ("ru", "en"):
+        assert [k for k in keys if k not in catalogue(lang)] == [], lang
