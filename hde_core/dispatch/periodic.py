@@ -15,6 +15,7 @@ from hde_core.bootstrap import App
 from hde_core.dispatch.recovery import expire_leases, forget_stale_workers
 from hde_core.services.campaigns import finish_campaigns
 from hde_core.services.channel_checks import CHECK_INTERVAL_SECONDS, periodic_check
+from hde_core.services.statuses import purge_pending_statuses
 from hde_core.services.templates import sync_due_templates
 
 
@@ -36,4 +37,6 @@ PERIODIC_JOBS: list[PeriodicJob] = [
     PeriodicJob("templates_sync", 300.0, sync_due_templates),
     # R14: every enabled channel's connection; a check that succeeds again reconnects it.
     PeriodicJob("channel_checks", CHECK_INTERVAL_SECONDS, periodic_check),
+    # Early delivery statuses that never found their message (e.g. Viber "delivered" for inbound).
+    PeriodicJob("purge_pending_statuses", 3600.0, purge_pending_statuses),
 ]

@@ -7,12 +7,13 @@ applied when the send is recorded.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from hde_core.bootstrap import App
 from hde_core.db.models import Message, PendingStatus
 from hde_core.domain.outcomes import ErrorClass
 from hde_core.domain.statuses import MessageStatus, accepts_provider_status
@@ -129,3 +130,16 @@ def apply_status(
             ids,
         )
     return message
+
+
+#: Statuses nobody claimed after this long are dropped (Viber also reports "delivered" for
+#: the client's own messages; those never match one of ours).
+PENDING_STATUS_TTL = timedelta(days=7)
+
+
+def purge_pending_statuses(app: App) -> int:
+    """Periodic job: forget early statuses that never found their message."""
+    cutoff = app.clock.now() - PENDING_STATUS_TTL
+    with app.db.transaction() as session:
+        result = session.execute(delete(PendingStatus).where(PendingStatus.created_at < cutoff))
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -36,7 +36,7 @@ from hde_core.domain.addresses import (
     normalise_viber,
 )
 from hde_core.domain.channels import ChannelKind
-from hde_core.domain.eligibility import AddressStatus, RecipientState, Verdict, evaluate
+from hde_core.domain.eligibility import RecipientState, Verdict, evaluate
 from hde_core.domain.reasons import Action
 from hde_core.domain.roles import Role
 from hde_core.domain.statuses import MessageStatus
@@ -145,7 +145,8 @@ def resolve_recipient(session: Session, channel: Channel, raw: str, region: str)
     phone = normalise_phone(raw, region)
     if phone.ok and phone.value:
         return Recipient(phone, find_identity(session, channel.id, phone.value, by_phone=True))
-    return Recipient(n if n.status != AddressStatus.OK else phone)
+    # an id the channel accepts stays that id (unknown: no_prior_contact); else the phone's verdict
+    return Recipient(n if n.ok else phone)
 
 
 def ticket_context(

@@ -131,3 +131,23 @@ def test_statuses_move_forward_only_and_early_ones_wait(app, tg, clock):
     }
     with app.db.reader() as s:
         assert s.scalars(select(PendingStatus.provider_message_id)).all() == ["unknown-1"]
+
+
+def test_statuses_that_never_find_their_message_are_purged(app, tg, clock):
+    from hde_core.services.statuses import purge_pending_statuses
+
+    record_events(app, tg, [ev.StatusUpdate("ghost-1", S.DELIVERED, clock.now())])
+    assert purge_pending_statuses(app) == 0
+    with app.db.transaction() as s:  # age the row
+        row = s.scalars(select(PendingStatus)).one()
+        row.created_at = clock.now() - timedelta(days=8)
+    assert purge_pending_statuses(app) == 1
+
+
+def test_unknown_numeric_telegram_id_is_no_prior_contact(app, tg):
+    from hde_core.errors import Refused
+    from hde_core.services.tickets import TicketRequest, create_ticket
+
+    with pytest.raises(Refused) as info:
+        create_ticket(app, TicketRequest("tg", "123456789012", "s", "b"), "alice")
+    assert [e.code for e in info.value.errors] == ["no_prior_contact"]
