@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from hde_core.console import charts, current_lang, formatter, get_app, page, tr
-from hde_core.console.widgets import blank_as
+from hde_core.console.widgets import blank_as, page_number
 from hde_core.domain.roles import Permission
 from hde_core.domain.statuses import MessageStatus
 from hde_core.errors import HdeError
@@ -134,9 +134,7 @@ search = f3.text_input(tr("campaigns_page.filter.search"), key="cp_search")
 filters = {"statuses": statuses, "channel": channel or None, "search": search or None}
 total = campaign_recipients(app, campaign_id, limit=0, **filters).total
 pages = max(1, -(-total // PAGE_SIZE))
-page_no = int(
-    st.number_input(tr("campaigns_page.page", pages=pages), 1, pages, 1, key="cp_page", step=1)
-)
+page_no = page_number(tr("campaigns_page.page", pages=pages), pages, "cp_page")
 found = campaign_recipients(
     app, campaign_id, limit=PAGE_SIZE, offset=(page_no - 1) * PAGE_SIZE, **filters
 )

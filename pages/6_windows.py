@@ -12,6 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from hde_core.console import get_app, page, tr
+from hde_core.console.widgets import page_number
 from hde_core.domain.roles import Permission
 from hde_core.services.delivery import export_bytes
 from hde_core.services.windows import (
@@ -78,9 +79,7 @@ def live() -> None:
 
     st.subheader(tr("windows_page.open_title"))
     pages = max(1, -(-first.total // PAGE_SIZE))
-    page_no = int(
-        st.number_input(tr("campaigns_page.page", pages=pages), 1, pages, 1, key="wm_page")
-    )
+    page_no = page_number(tr("campaigns_page.page", pages=pages), pages, "wm_page")
     found = open_windows(app, limit=PAGE_SIZE, offset=(page_no - 1) * PAGE_SIZE, **filters)
     urgent = [w for w in found.rows if w.closing_soon][:5]
     if urgent:

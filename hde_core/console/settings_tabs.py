@@ -13,7 +13,7 @@ import streamlit as st
 
 from hde_core.bootstrap import App
 from hde_core.console import ConsoleUser, formatter, tr
-from hde_core.console.widgets import blank_as
+from hde_core.console.widgets import blank_as, page_number
 from hde_core.domain.roles import Permission
 from hde_core.domain.tickets import NotificationKind
 from hde_core.errors import HdeError
@@ -390,9 +390,7 @@ def opt_outs(app: App, channel_names: list[str]) -> None:
     oo_search = o2.text_input(tr("campaigns_page.filter.search"), key="oo_search")
     total = list_opt_outs(app, oo_channel or None, oo_search, limit=0).total
     pages = max(1, -(-total // PAGE_SIZE))
-    oo_page = int(
-        st.number_input(tr("campaigns_page.page", pages=pages), 1, pages, 1, key="oo_page")
-    )
+    oo_page = page_number(tr("campaigns_page.page", pages=pages), pages, "oo_page")
     found = list_opt_outs(
         app, oo_channel or None, oo_search, limit=PAGE_SIZE, offset=(oo_page - 1) * PAGE_SIZE
     )

@@ -12,3 +12,13 @@ from collections.abc import Callable
 def blank_as(label: str) -> Callable[[str], str]:
     """Show the empty choice ("", meaning "all" or "none" or "new") as ``label``."""
     return lambda value: value or label
+
+
+def page_number(label: str, pages: int, key: str) -> int:
+    """A page picker that stays within 1…``pages`` when a filter shortens the list (a stored
+    page number above the new maximum would otherwise stop the script)."""
+    import streamlit as st
+
+    if int(st.session_state.get(key) or 1) > pages:
+        st.session_state[key] = pages
+    return int(st.number_input(label, min_value=1, max_value=pages, value=1, step=1, key=key))

@@ -68,3 +68,10 @@ def test_export_open_windows(console_app, seeded):  # noqa: F811
 def test_no_messenger_channel(console_app):
     at = run_page(PAGE, role="agent", lang="en")
     assert "There are no messenger channels" in at.info[0].value
+
+
+def test_a_page_number_beyond_the_filtered_list_comes_back_to_the_last_page(console_app, seeded):  # noqa: F811
+    at = run_page(PAGE, role="viewer", lang="en", wm_page=7)
+    assert not at.exception
+    assert at.number_input(key="wm_page").value == 1
+    assert list(at.dataframe[0].value["Client"]) == ["Анна Петрова", "Игорь Смирнов"]
