@@ -25,7 +25,8 @@ PAGES: list[NavItem] = [
     NavItem(
         "pages/1_new_ticket.py", "nav.new_ticket", Permission.CREATE_TICKET, ":material/edit_note:"
     ),
-    NavItem("pages/2_bulk.py", "nav.bulk", Permission.BULK_SEND, ":material/campaign:"),
+    # agents prepare and check lists too; only a team lead launches (checked on the page)
+    NavItem("pages/2_bulk.py", "nav.bulk", Permission.CREATE_TICKET, ":material/campaign:"),
     NavItem("pages/3_campaigns.py", "nav.campaigns", Permission.VIEW, ":material/monitoring:"),
     NavItem(
         "pages/4_channels.py",

@@ -9,18 +9,22 @@ Why the fast path is exact rather than a look-alike:
    no extension, no RFC 3966 part, no letters and no second number; every separator is in
    its ``_VALID_PUNCTUATION`` and is dropped by ``_normalize``. So its result depends only on
    (has ``+``, the digit string). (A property test checks this claim on generated values.)
-2. For such (``+``, digits) whose country code is the default region's own, we replay the
-   steps of ``parse`` / ``is_valid_number`` / ``format_number(E164)`` — country-code
-   extraction, national-prefix stripping, possible-length tests, region choice by leading
-   digits, number-type patterns — with the **region's own metadata patterns**, evaluated by
-   RE2 (pyarrow) over the whole column at once. Length-only decisions are taken by calling
-   libphonenumber's own ``_test_number_length`` once per length.
-3. Everything else — other country codes, international dialling prefixes (``810…``),
-   text, extensions, Excel's ``7.91234E+10`` — goes to the reference normaliser, once per
-   distinct value.
+   These shapes are found by a byte-level scan (:mod:`hde_core.lists.text`).
+1b. A value with text around the number (``тел. 8 912 …``, ``… доб. 12``) is peeled by
+   libphonenumber's own helpers, in ``parse``'s order (:func:`extract_number`); when what
+   ``parse`` goes on with is a shape of step 1, it is decided as in step 2.
+2. For such (``+``, digits) with the default region's country code, we replay the steps
+   of ``parse`` / ``is_valid_number`` / ``format_number(E164)`` — country-code extraction,
+   national-prefix stripping, possible-length tests, region choice by leading digits,
+   number-type patterns — with the **region's own metadata patterns**, evaluated by RE2
+   (pyarrow) over the whole column at once. Length-only decisions are taken by calling
+   libphonenumber's own ``_test_number_length`` once per length. ``+<other code> …`` is
+   replayed the same way with that country's metadata (what ``parse`` switches to).
+3. Everything else — international dialling prefixes (``810…``), letters, odd Unicode,
+   Excel's ``7.91234E+10`` — goes to the reference normaliser, once per distinct value.
 
 A region whose metadata needs features the replay does not implement (a national-prefix
-transform rule, capturing groups) simply has no fast path: every value takes step 3.
+transform rule, capturing groups) simply has no fast path: its values take step 3.
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ from hde_core.domain.addresses import (
     normalise_telegram,
     normalise_viber,
 )
-from hde_core.domain.channels import PHONE_KINDS, ChannelKind
+from hde_core.domain.channels import ChannelKind
 from hde_core.domain.eligibility import AddressStatus
 from hde_core.lists.emails import bulk_normalise_emails
 from hde_core.lists.identities import IdentityIndex
@@ -104,19 +104,3 @@ def resolve_messenger(
     if phone.ok and phone.value:
         return phone, index.by_phone.get(phone.value)
     return (n if n.status != AddressStatus.OK else phone), None
-
-
-def recipients_for(
-    kind: ChannelKind,
-    column: pa.Array,
-    region: str,
-    index: IdentityIndex,
-    check_deliverability: bool = False,
-    deliverable: Callable[[str], bool] | None = None,
-) -> ChannelRecipients:
-    """Every row's recipient on a channel of ``kind``."""
-    if kind == ChannelKind.EMAIL or kind in PHONE_KINDS:
-        return match_addresses(
-            normalise_column(kind, column, region, check_deliverability, deliverable), index
-        )
-    return resolve_messengers(kind, column, region, index)

@@ -17,7 +17,9 @@ loaded in one query. A bad row never stops the list; it gets its code.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -44,8 +46,14 @@ from hde_core.lists.engine import (
     verdicts_on_channel,
 )
 from hde_core.lists.identities import IdentityIndex
+from hde_core.lists.phones import BulkAddresses
 from hde_core.lists.reading import RawList, read_list
-from hde_core.lists.recipients import ChannelRecipients, recipients_for
+from hde_core.lists.recipients import (
+    ChannelRecipients,
+    match_addresses,
+    normalise_column,
+    resolve_messengers,
+)
 from hde_core.lists.report import write_table
 from hde_core.lists.text import as_string_array, is_blank_mask
 from hde_core.services.channels import channel_by_name, channel_state
@@ -328,17 +336,11 @@ def validate_list(
     region = app.settings.default_region
     with app.db.reader() as session:
         infos: list[ChannelInfo] = []
-        indexes: list[IdentityIndex] = []
         for name in names:
             channel = channel_by_name(session, name)
             kind = ChannelKind(channel.kind)
             infos.append(
                 ChannelInfo(channel.id, channel.name, kind, channel_state(session, channel))
-            )
-            indexes.append(
-                IdentityIndex.load(
-                    session, channel.id, now, lookups=kind not in PHONE_KINDS | {ChannelKind.EMAIL}
-                )
             )
     columns = [recipient_column(loaded, info.kind) for info in infos]
     if all(c is None for c in columns):
@@ -360,24 +362,40 @@ def validate_list(
     missing_field = first_missing_field(empty, n)
     per_channel: list[ChannelVerdicts] = []
     recipients: list[ChannelRecipients] = []
-    for info, index, column in zip(infos, indexes, columns, strict=True):
-        if column is None:
-            column = pa.nulls(n, pa.string())
-        parts: list[ChannelRecipients] = []
-        step = CHUNK_ROWS if progress else max(n, 1)  # steps only for a progress bar
-        for start in range(0, max(n, 1), step):
-            chunk = column.slice(start, step)
-            parts.append(
-                recipients_for(info.kind, chunk, region, index, check_deliverability, deliverable)
+    indexes: list[IdentityIndex] = []
+    step = CHUNK_ROWS if progress else max(n, 1)  # steps only for a progress bar
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        # The identities load from the database while the columns are normalised.
+        loading = [pool.submit(_load_index, app, info, now) for info in infos]
+        for info, future, column in zip(infos, loading, columns, strict=True):
+            if column is None:
+                column = pa.nulls(n, pa.string())
+            by_address = info.kind == ChannelKind.EMAIL or info.kind in PHONE_KINDS
+            addresses: list[BulkAddresses] = []
+            resolved: list[ChannelRecipients] = []
+            for start in range(0, max(n, 1), step):
+                chunk = column.slice(start, step)
+                if by_address:
+                    addresses.append(
+                        normalise_column(
+                            info.kind, chunk, region, check_deliverability, deliverable
+                        )
+                    )
+                else:
+                    resolved.append(resolve_messengers(info.kind, chunk, region, future.result()))
+                done += len(chunk)
+                if progress:
+                    progress(done, total)
+            index = future.result()
+            if by_address:
+                found = match_addresses(_concat_addresses(addresses), index)
+            else:
+                found = _concat(resolved)
+            indexes.append(index)
+            recipients.append(found)
+            per_channel.append(
+                verdicts_on_channel(info.state, found, index, missing_field, required, now)
             )
-            done += len(chunk)
-            if progress:
-                progress(done, total)
-        found = _concat(parts)
-        recipients.append(found)
-        per_channel.append(
-            verdicts_on_channel(info.state, found, index, missing_field, required, now)
-        )
     chosen = choose_channel(per_channel)
     rows = np.arange(n)
     stack = lambda name: np.stack([getattr(v, name) for v in per_channel])  # noqa: E731
@@ -395,6 +413,21 @@ def validate_list(
         field_codes=stack("field")[chosen, rows],
         recipients=recipients,
         identity_ids=identity_ids,
+    )
+
+
+def _load_index(app: App, info: ChannelInfo, now: datetime) -> IdentityIndex:
+    with app.db.reader() as session:
+        return IdentityIndex.load(
+            session, info.id, now, lookups=info.kind not in PHONE_KINDS | {ChannelKind.EMAIL}
+        )
+
+
+def _concat_addresses(parts: Sequence[BulkAddresses]) -> BulkAddresses:
+    if len(parts) == 1:
+        return parts[0]
+    return BulkAddresses(
+        np.concatenate([p.status for p in parts]), pa.concat_arrays([p.values for p in parts])
     )
 
 

@@ -82,6 +82,7 @@ def test_sign_out(console_app):
             {
                 "nav.overview",
                 "nav.new_ticket",
+                "nav.bulk",
                 "nav.campaigns",
                 "nav.channels",
                 "nav.templates",
