@@ -25,7 +25,7 @@ LIST = (
     " anna@EXAMPLE.com ;Анна again;A-4\n"
     "gleb@example.com;Глеб;\n"
     "dina@example.com;Дина;A-6\n"
-).encode("utf-8")
+).encode()
 
 
 def request(**kw):
@@ -99,7 +99,9 @@ def test_two_launches_at_the_same_moment_create_no_duplicate(email_app):
 
     def go():
         try:
-            results.append(svc.launch(email_app, request(source=source, campaign_key="same"), "lead"))
+            results.append(
+                svc.launch(email_app, request(source=source, campaign_key="same"), "lead")
+            )
         except Exception as exc:  # noqa: BLE001
             errors.append(exc)
 
