@@ -5,6 +5,7 @@ SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import threading
+import time
 from datetime import timedelta
 
 import pytest
@@ -226,3 +227,19 @@ def test_a_slow_workers_late_answer_still_counts(app, tg, clock):
     record_outcomes(app, [(slow, Sent("2801:77"))])
     m = message(app, slow.message.id)
     assert (m.status, m.provider_message_id) == ("sent", "2801:77")
+
+
+def test_stop_finishes_what_is_in_flight_and_claims_nothing_more(app, tg, fake):
+    fake.script(2901, "sleep:1")
+    first, later = enqueue(app, tg, [2901, 2902])
+    worker = Worker(app, WorkerOptions(run_periodic_jobs=False, concurrency=1, batch=1))
+    thread = threading.Thread(target=worker.run_sync)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not fake.calls and time.monotonic() < deadline:
+        time.sleep(0.01)
+    worker.stop()  # what SIGTERM does
+    thread.join(10)
+    assert not thread.is_alive()
+    assert message(app, first).status == "sent"  # the answer that was on its way is recorded
+    assert message(app, later).status == "queued"  # and nothing new was claimed
