@@ -22,7 +22,6 @@ from hde_core.domain.addresses import (
     normalise_viber,
 )
 from hde_core.domain.channels import ChannelKind
-from hde_core.domain.eligibility import AddressStatus
 from hde_core.lists.emails import bulk_normalise_emails
 from hde_core.lists.identities import IdentityIndex
 from hde_core.lists.phones import MISSING, OK, STATUS_CODES, BulkAddresses, bulk_normalise_phones
@@ -103,4 +102,5 @@ def resolve_messenger(
     phone = normalise_phone(raw, region)
     if phone.ok and phone.value:
         return phone, index.by_phone.get(phone.value)
-    return (n if n.status != AddressStatus.OK else phone), None
+    # an id the channel accepts stays that id (unknown: no_prior_contact); else the phone's verdict
+    return (n if n.ok else phone), None

@@ -17,7 +17,7 @@ loaded in one query. A bad row never stops the list; it gets its code.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -364,8 +364,10 @@ def validate_list(
     recipients: list[ChannelRecipients] = []
     indexes: list[IdentityIndex] = []
     step = CHUNK_ROWS if progress else max(n, 1)  # steps only for a progress bar
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        # The identities load from the database while the columns are normalised.
+    # The identities load from the database while the columns are normalised (an in-memory
+    # SQLite database exists in one connection only, so it is read in this thread).
+    workers = 0 if app.db.is_sqlite and ":memory:" in app.db.url else 2
+    with ThreadPoolExecutor(max_workers=workers) if workers else _Inline() as pool:
         loading = [pool.submit(_load_index, app, info, now) for info in infos]
         for info, future, column in zip(infos, loading, columns, strict=True):
             if column is None:
@@ -414,6 +416,21 @@ def validate_list(
         recipients=recipients,
         identity_ids=identity_ids,
     )
+
+
+class _Inline:
+    """A stand-in for the thread pool that runs each job at once, in this thread."""
+
+    def __enter__(self) -> _Inline:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def submit(self, fn: Callable[..., IdentityIndex], *args: Any) -> Future[IdentityIndex]:
+        future: Future[IdentityIndex] = Future()
+        future.set_result(fn(*args))
+        return future
 
 
 def _load_index(app: App, info: ChannelInfo, now: datetime) -> IdentityIndex:
