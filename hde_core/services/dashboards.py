@@ -300,7 +300,7 @@ def delivery_times(
         def seconds(later: Any, earlier: Any) -> Any:
             return func.extract("epoch", later - earlier)
 
-    conditions = [Message.sent_at.is_not(None)]
+    conditions: list[ColumnElement[bool]] = [Message.sent_at.is_not(None)]
     if since is not None:
         conditions.append(Message.created_at >= since)
     if campaign_id is not None:

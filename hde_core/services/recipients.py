@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import ColumnElement, func, or_, select
 
 from hde_core.bootstrap import App
 from hde_core.db.models import Channel, Contact, ContactIdentity
@@ -58,7 +58,7 @@ def search_contacts(app: App, query: str, limit: int = 20) -> list[ContactSummar
     if len(query) < 2:
         return []
     like = f"%{query.lower()}%"
-    conditions = [
+    conditions: list[ColumnElement[bool]] = [
         func.lower(Contact.name).like(like),
         func.lower(ContactIdentity.address).like(like),
         func.lower(ContactIdentity.username).like(like.replace("@", "")),
@@ -113,10 +113,10 @@ def channel_options(
     with app.db.reader() as session:
         identities: dict[int, ContactIdentity] = {}
         if contact_id is not None:
-            for identity in session.scalars(
+            for known in session.scalars(
                 select(ContactIdentity).where(ContactIdentity.contact_id == contact_id)
             ):
-                identities[identity.channel_id] = identity
+                identities[known.channel_id] = known
         for channel in session.scalars(select(Channel).order_by(Channel.name)):
             state = channel_state(session, channel)
             identity = identities.get(channel.id)
