@@ -71,7 +71,7 @@ def page(title_key: str, permission: Permission = Permission.VIEW) -> ConsoleUse
     st.set_page_config(page_title="HDE Outreach", page_icon="✉️", layout="wide")
     _language_switch()
     app = get_app()
-    user = current_user(app.clock.now())
+    user = current_user(app)
     if user is None:
         st.title("HDE Outreach")
         sign_in_form(app, tr)

@@ -4,12 +4,13 @@ a pause after repeated failures, sign-out. Roles gate every page and action."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import streamlit as st
 
+from hde_core.bootstrap import App
 from hde_core.domain.roles import Permission, Role, can
-from hde_core.services.users import authenticate, paused_until
+from hde_core.services.users import active_role, authenticate, paused_until
 
 #: A session ends after this long without activity, and at the latest after SESSION_MAX.
 SESSION_IDLE = timedelta(hours=2)
@@ -27,17 +28,26 @@ class ConsoleUser:
         return can(self.role, permission)
 
 
-def current_user(now: datetime) -> ConsoleUser | None:
-    """The signed-in user, or None when nobody is signed in or the session expired."""
+def current_user(app: App) -> ConsoleUser | None:
+    """The signed-in user, or None when nobody is signed in, the session expired, or the
+    account was deactivated meanwhile. The role is read again on every page, so a change
+    of role applies at once."""
     auth = st.session_state.get(_KEY)
     if not auth:
         return None
+    now = app.clock.now()
     if now - auth["last_seen"] > SESSION_IDLE or now - auth["signed_in_at"] > SESSION_MAX:
         st.session_state.pop(_KEY, None)
         st.session_state["auth_expired"] = True
         return None
+    role = active_role(app, auth["login"])
+    if role is None:
+        st.session_state.pop(_KEY, None)
+        st.session_state["auth_expired"] = True
+        return None
     auth["last_seen"] = now
-    return ConsoleUser(auth["login"], Role(auth["role"]), auth["name"])
+    auth["role"] = role.value
+    return ConsoleUser(auth["login"], role, auth["name"])
 
 
 def sign_in_form(app, tr) -> None:  # type: ignore[no-untyped-def]

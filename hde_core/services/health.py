@@ -1,28 +1,14 @@
-"""What the console's home page shows: is the core up, and what it holds."""
+"""Is the core up: the database, its schema revision, the channels. Cheap by design (it runs
+on every overview); the message figures live in :mod:`hde_core.services.dashboards`."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass
 
-from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
 from hde_core.bootstrap import App
 from hde_core.db.migrate import current_heads, script_heads
-from hde_core.db.models import Channel, Message, Ticket
-
-
-@dataclass
-class ChannelHealth:
-    name: str
-    kind: str
-    provider: str
-    enabled: bool
-    sandbox: bool
-    status: str
-    error: str | None
-    checked_at: datetime | None
 
 
 @dataclass
@@ -30,9 +16,6 @@ class Health:
     database: str
     schema_current: bool
     revision: str
-    tickets: int
-    messages_by_status: dict[str, int] = field(default_factory=dict)
-    channels: list[ChannelHealth] = field(default_factory=list)
 
 
 def masked_database_url(url: str) -> str:
@@ -41,29 +24,8 @@ def masked_database_url(url: str) -> str:
 
 def health(app: App) -> Health:
     heads = current_heads(app.db)
-    with app.db.reader() as session:
-        tickets = session.scalar(select(func.count()).select_from(Ticket)) or 0
-        by_status = dict(
-            session.execute(select(Message.status, func.count()).group_by(Message.status)).all()
-        )
-        channels = [
-            ChannelHealth(
-                c.name,
-                c.kind,
-                c.provider,
-                c.enabled,
-                c.is_sandbox,
-                c.connection_status,
-                c.connection_error,
-                c.status_checked_at,
-            )
-            for c in session.scalars(select(Channel).order_by(Channel.name))
-        ]
     return Health(
         database=masked_database_url(app.db.url),
         schema_current=heads == script_heads(),
         revision=", ".join(sorted(heads)) or "—",
-        tickets=tickets,
-        messages_by_status=by_status,
-        channels=channels,
     )

@@ -90,6 +90,15 @@ def authenticate(app: App, login: str, password: str) -> SignedIn | None:
         return SignedIn(user.login, Role(user.role), user.display_name)
 
 
+def active_role(app: App, login: str) -> Role | None:
+    """The role of an active user (None: unknown or deactivated), for every console page."""
+    with app.db.reader() as session:
+        role = session.scalar(
+            select(User.role).where(User.login == login, User.is_active.is_(True))
+        )
+    return Role(role) if role else None
+
+
 def paused_until(app: App, login: str) -> datetime | None:
     with app.db.reader() as session:
         user = session.scalar(select(User).where(User.login == login))

@@ -105,3 +105,16 @@ def test_viewer_cannot_open_new_ticket(console_app):
     at = run_page("pages/1_new_ticket.py", role="viewer")
     assert "Ваша роль не даёт доступа" in at.error[0].value
     assert not any(b.key == "nt_submit" for b in at.button)
+
+
+def test_a_deactivated_user_is_signed_out_and_a_new_role_applies_at_once(console_app):
+    from hde_core.services.users import set_active, set_role
+
+    at = run_page("app.py", role="agent", lang="en")
+    set_role(console_app, "agent", "viewer", "admin")
+    at.run()
+    assert at.session_state["auth"]["role"] == "viewer"
+    set_active(console_app, "agent", False, "admin")
+    at.run()
+    assert "auth" not in at.session_state
+    assert [t.label for t in at.text_input] == ["Login", "Password"]
