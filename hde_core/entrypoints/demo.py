@@ -24,6 +24,7 @@ from hde_core.bootstrap import App, bootstrap, configure_logging
 from hde_core.config import PROJECT_ROOT, Settings, load_settings
 from hde_core.db.migrate import upgrade
 from hde_core.db.session import Database
+from hde_core.dispatch.service import DispatcherService
 from hde_core.sandbox.messenger_demo import MessengerDemoService
 from hde_core.sandbox.server import HttpServicesService
 from hde_core.sandbox.smtp_sink import SmtpSink, mail_dir
@@ -63,6 +64,7 @@ SERVICES: list[Callable[[App, Settings], Service]] = [
     HttpServicesService,
     WaBusinessDemoService,  # after the HTTP server: it talks to the WhatsApp simulators
     MessengerDemoService,  # Telegram, Viber, Green-API: webhooks, living simulated clients
+    DispatcherService,  # last: sends what the console queues, through everything above
 ]
 
 
@@ -74,6 +76,10 @@ def prepare(settings: Settings, demo_file: Path = DEMO_FILE) -> App:
     finally:
         db.dispose()
     app = bootstrap(settings)
+    # examples/sandbox.toml points at the local services through these, so that the demo
+    # (and the browser tests) can run on any ports.
+    os.environ["HDE_SMTP_SINK_PORT"] = str(settings.smtp_sink_port)
+    os.environ["HDE_SERVICES_URL"] = f"http://{settings.services_host}:{settings.services_port}"
     report = provision(app, demo_file, actor="demo")
     log.info("sandbox provisioned: %d change(s)", report.changed)
     return app
@@ -92,6 +98,8 @@ def start_console(settings: Settings) -> subprocess.Popen[bytes]:
         "true",
         "--browser.gatherUsageStats",
         "false",
+        "--server.maxUploadSize",  # the bulk wizard's lists (HDE_UPLOAD_LIMIT_MB)
+        str(settings.upload_limit_mb),
     ]
     return subprocess.Popen(cmd, cwd=PROJECT_ROOT, env=os.environ.copy())
 
