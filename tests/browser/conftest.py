@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -24,7 +25,9 @@ from tests.conftest import CI, TEST_SECRET, make_settings
 ROOT = Path(__file__).resolve().parents[2]
 #: `make screenshots` sets this to docs/screenshots (the README shows them); otherwise the
 #: screenshots go to a temporary folder so that a test run leaves the tree clean.
-SCREENSHOTS = Path(os.environ.get("HDE_SCREENSHOTS_DIR") or Path(tempfile.gettempdir()) / "hde-screenshots")
+SCREENSHOTS = Path(
+    os.environ.get("HDE_SCREENSHOTS_DIR") or Path(tempfile.gettempdir()) / "hde-screenshots"
+)
 PASSWORD = "correct-horse-42"
 
 
@@ -148,3 +151,80 @@ def sign_in(page, console: Console, login: str) -> None:  # type: ignore[no-unty
 def shot(page, name: str) -> None:  # type: ignore[no-untyped-def]
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+@pytest.fixture
+def demo_console(sqlite_url: str, data_dir: Path, tmp_path: Path) -> Iterator[Console]:
+    """The whole product as ``make run`` starts it (``hde demo``: console, dispatcher,
+    webhook receiver with the provider simulators, SMTP sink) on free ports and a test
+    database. The simulated clients stay quiet (no chatter, no replies, no failures) so
+    that what a test sees follows from what it does."""
+    app = bootstrap(make_settings(sqlite_url, data_dir))
+    for role in ("admin", "team_lead", "agent", "viewer"):
+        add_user(app, role, role, PASSWORD, "setup", display_name=f"{role.title()} User")
+    console_port, services_port, smtp_port = free_port(), free_port(), free_port()
+    env = {
+        **os.environ,
+        "HDE_DATABASE_URL": sqlite_url,
+        "HDE_SECRET_KEY": TEST_SECRET,
+        "HDE_DATA_DIR": str(data_dir),
+        "HDE_LANG": "ru",
+        "HDE_CONSOLE_PORT": str(console_port),
+        "HDE_SERVICES_PORT": str(services_port),
+        "HDE_SMTP_SINK_PORT": str(smtp_port),
+        "HDE_PUBLIC_URL": f"http://127.0.0.1:{services_port}",
+        "HDE_SIM_CHATTER_INTERVAL_S": "0",
+        "HDE_SIM_REPLY_PROBABILITY": "0",
+        "HDE_SIM_OPT_OUT_PROBABILITY": "0",
+        "HDE_SIM_FAILED_STATUS_RATE": "0",
+    }
+    log_path = tmp_path / "demo.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "hde_core", "demo"],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its console child is stopped with it
+        )
+    url = f"http://127.0.0.1:{console_port}"
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            if httpx.get(f"{url}/_stcore/health", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    else:
+        _stop_group(proc)
+        pytest.fail("`hde demo` did not start:\n" + log_path.read_text(errors="replace")[-3000:])
+    yield Console(url, app, data_dir)
+    _stop_group(proc)
+    app.close()  # type: ignore[attr-defined]
+
+
+def _stop_group(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM: the demo stops its console and services; SIGKILL to the group if it hangs."""
+    if proc.poll() is None:
+        proc.terminate()
+    try:
+        proc.wait(20)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(5)
+
+
+@pytest.fixture
+def demo_page(browser, demo_console):  # type: ignore[no-untyped-def]
+    """A browser tab on the demo's console (downloads allowed)."""
+    context = browser.new_context(
+        viewport={"width": 1400, "height": 1800}, locale="ru-RU", accept_downloads=True
+    )
+    pg = context.new_page()
+    errors: list[str] = []
+    pg.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    pg.on("pageerror", lambda exc: errors.append(str(exc)))
+    pg.console_errors = errors  # type: ignore[attr-defined]
+    yield pg
+    context.close()
