@@ -16,6 +16,7 @@ BENCHMARKS: dict[str, str] = {
     "dashboards": "bench.dashboards",
     "lists": "bench.lists",
     "dispatch": "bench.dispatch",
+    "bulk": "bench.bulk",
 }
 
 
