@@ -67,6 +67,7 @@ def download(page, button, first_column: str) -> list[dict[str, str]]:  # type: 
 
 def test_team_lead_runs_a_bulk_outreach_from_a_1c_export(demo_page, demo_console):
     page = demo_page
+    page.set_default_timeout(60_000)  # two cores shared with the demo's services
     sign_in(page, demo_console, "team_lead")
     page.get_by_role("link", name="Массовая рассылка").click()
     page.get_by_text("Файл со списком (CSV или XLSX)").wait_for(timeout=20_000)
@@ -74,6 +75,8 @@ def test_team_lead_runs_a_bulk_outreach_from_a_1c_export(demo_page, demo_console
     # 1-2. upload, and see how the file was read
     page.locator('input[type="file"]').set_input_files(str(LIST))
     page.get_by_text("кодировка cp1251, разделитель ;").wait_for(timeout=30_000)
+    page.get_by_text("Остальные колонки").wait_for()
+    settle(page)
     shot(page, "bulk-01-preview")
 
     # 3. the phone column has no telling header: map it by hand
@@ -95,6 +98,7 @@ def test_team_lead_runs_a_bulk_outreach_from_a_1c_export(demo_page, demo_console
     page.get_by_text("Здравствуйте, Анна Смирнова! Ваш заказ ждёт вас в городе Москва.").wait_for(
         timeout=20_000
     )
+    settle(page)
     scroll_to(page, "3. Колонки")
     shot(page, "bulk-02-columns-channels-message")
 
@@ -115,6 +119,7 @@ def test_team_lead_runs_a_bulk_outreach_from_a_1c_export(demo_page, demo_console
         .inner_text()
         .endswith("5")
     )
+    settle(page)
     scroll_to(page, "6. Проверка списка")
     shot(page, "bulk-03-check")
 
@@ -135,6 +140,7 @@ def test_team_lead_runs_a_bulk_outreach_from_a_1c_export(demo_page, demo_console
     page.get_by_text(re.compile("Я проверил\\(а\\) отчёт: отправить 5 клиентам")).click()
     page.get_by_role("button", name="Запустить рассылку").click()
     page.get_by_text(re.compile("Рассылка завершена: отправлено")).wait_for(timeout=90_000)
+    settle(page)
     scroll_to(page, "9. Ход рассылки")
     shot(page, "bulk-05-progress-done")
 
