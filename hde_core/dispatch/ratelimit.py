@@ -5,10 +5,14 @@ workers on three machines. The bucket row of a channel is locked, refilled and
 spent inside the claim transaction, so the tokens a worker takes are exactly the
 messages it commits as ``sending``, and no other worker can spend them too.
 
-The bucket holds at most ``burst`` tokens and gains ``rate_per_sec`` tokens per
-second, so in any window of T seconds at most ``rate × T + burst`` messages are
-claimed on a channel, whatever the number of workers. A new bucket starts empty:
-a fresh channel ramps up at its rate instead of opening with a burst.
+The bucket gains ``rate_per_sec`` tokens per second and holds at most *a quarter of* the
+channel's ``burst`` (:func:`bucket_capacity`), so in any window of T seconds at most
+``rate × T + burst / 4`` messages are claimed on a channel, whatever the number of
+workers. The rest is headroom for what happens between a claim and the
+provider: a worker's event loop or the network may hold a few sends back and let them
+arrive together with other workers' sends, and the provider counts arrivals. With the
+headroom no one-second window at the provider exceeds ``rate + burst``. A new bucket
+starts empty: a fresh channel ramps up at its rate instead of opening with a burst.
 """
 
 from __future__ import annotations
@@ -28,11 +32,16 @@ from hde_core.db.models import RateBucket
 _EPSILON = 1e-9
 
 
+def bucket_capacity(burst: int) -> int:
+    """Tokens a bucket may hold: a quarter of the channel's burst (at least one), see above."""
+    return max(1, math.ceil(burst / 4))
+
+
 def refill(tokens: float, refilled_at: datetime, now: datetime, rate: float, burst: int) -> float:
     """Tokens in the bucket at ``now``: what was there plus what the rate added, at most
-    ``burst`` (a bucket in debt after an interactive send pays it back first)."""
+    the bucket's capacity (a bucket in debt after an interactive send pays it back first)."""
     elapsed = max(0.0, (now - refilled_at).total_seconds())
-    return min(float(max(1, burst)), tokens + elapsed * max(rate, 0.0))
+    return min(float(bucket_capacity(burst)), tokens + elapsed * max(rate, 0.0))
 
 
 def whole_tokens(tokens: float) -> int:
@@ -109,5 +118,9 @@ def lock_bucket(
         row = session.scalars(stmt).first()
         if row is None:  # created by a worker that still holds it
             return None
+    # The caller read the clock before it got the lock; another worker may have refilled
+    # the bucket after that instant. Never move the bucket's clock backwards, or the span
+    # between the two instants would be refilled twice (more tokens than the rate allows).
+    now = max(now, row.refilled_at)
     tokens = refill(row.tokens, row.refilled_at, now, rate, burst)
     return Allowance(row=row, tokens=tokens, rate=rate, now=now)

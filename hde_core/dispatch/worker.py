@@ -50,7 +50,7 @@ from hde_core.dispatch.delivery import (
     sendable_channels,
 )
 from hde_core.dispatch.transport import AiohttpTransport
-from hde_core.domain.outcomes import Fail, Hold, Retry, SendOutcome, Sent
+from hde_core.domain.outcomes import Disconnected, Fail, Hold, Retry, SendOutcome, Sent
 
 log = logging.getLogger("hde.worker")
 T = TypeVar("T")
@@ -60,6 +60,9 @@ BUSY_RETRY = 0.005
 #: Never sleep less than this between two empty claim rounds (a token is due "now").
 MIN_SLEEP = 0.002
 HEARTBEAT_EVERY = 10.0
+#: After a refused credential, this worker waits this long before looking at the channel
+#: again; by then the recorder has marked it disconnected for every worker.
+LOCAL_DISCONNECT_PAUSE = 1.0
 #: How long adapters (and decrypted credentials) are reused before re-reading the channel.
 ADAPTER_TTL = 5.0
 
@@ -133,6 +136,9 @@ class Worker:
         self._stopping: asyncio.Event | None = None
         self._stop_requested = False
         self._idle_until: dict[int, float] = {}
+        #: Channels this worker must not claim on yet: a provider just asked to wait (or
+        #: refused the credentials) and the recorder has not stored the pause for all yet.
+        self._paused_until: dict[int, float] = {}
         self._adapters_at: dict[int, float] = {}
         self._rotation = random.randrange(1_000)
         self._db_turn = threading.Lock() if app.db.is_sqlite else None
@@ -175,6 +181,7 @@ class Worker:
             nonlocal inflight
             try:
                 outcome = await send_one(adapters.get(claimed.channel_id), claimed)
+                self._note_pause(claimed.channel_id, outcome)
             finally:
                 inflight -= 1
                 slot_free.set()
@@ -289,6 +296,8 @@ class Worker:
             if room <= 0:
                 found.waiting = True
                 break
+            if self._paused_until.get(channel_id, 0.0) > mono:
+                continue
             if self._idle_until.get(channel_id, 0.0) > mono and not self.options.until_idle:
                 continue
             result = claim_channel(
@@ -312,6 +321,17 @@ class Worker:
                 found.waiting = True
                 found.wake_in = _earliest(found.wake_in, result.wait)
         return found
+
+    def _note_pause(self, channel_id: int, outcome: SendOutcome) -> None:
+        """Stop claiming on the channel at once, before the pause reaches the database."""
+        seconds = None
+        if isinstance(outcome, Retry) and outcome.after is not None and outcome.channel_wide:
+            seconds = outcome.after
+        elif isinstance(outcome, Disconnected):
+            seconds = LOCAL_DISCONNECT_PAUSE
+        if seconds:
+            until = time.monotonic() + seconds
+            self._paused_until[channel_id] = max(self._paused_until.get(channel_id, 0.0), until)
 
     def _refresh_adapter(self, adapters: AdapterCache, channel_id: int, mono: float) -> None:
         if mono - self._adapters_at.get(channel_id, -ADAPTER_TTL) >= ADAPTER_TTL:

@@ -21,7 +21,12 @@ from tests.conftest import TEST_SECRET
 from tests.dispatch.fake_telegram import FakeTelegramProcess
 from tests.dispatch.helpers import enqueue, provision_telegram, statuses
 
-pytestmark = [pytest.mark.postgres, pytest.mark.slow]
+# Several worker processes are the PostgreSQL deployment (SPEC §7): run on PostgreSQL only.
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.slow,
+    pytest.mark.parametrize("db_url", ["postgres"], indirect=True),
+]
 
 LIMITED = list(range(10_000_001, 10_002_001))  # 2,000 chats on the 200/s channel
 FAST = list(range(20_000_001, 20_018_001))  # 18,000 chats on a fast channel
@@ -82,8 +87,6 @@ def fake():
 
 @pytest.fixture
 def setup(app, tmp_path, fake, db_url):
-    if not db_url.startswith("postgresql"):
-        pytest.skip("several worker processes: the PostgreSQL deployment (SPEC §7)")
     limited = provision_telegram(app, tmp_path, fake.url, name="limited", rate=RATE, burst=BURST)
     fast = provision_telegram(app, tmp_path, fake.url, name="fast", rate=10_000, burst=1_000)
     enqueue(app, limited, LIMITED)
