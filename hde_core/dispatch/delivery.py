@@ -27,12 +27,13 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 import httpx
-from sqlalchemy import Table, and_, bindparam, exists, insert, or_, select, text, update
+from sqlalchemy import Table, and_, bindparam, exists, or_, select, text, update
 from sqlalchemy.orm import Session, aliased
 
 from hde_core.bootstrap import App
 from hde_core.channels.base import ChannelAdapter, ChannelConfig, OutgoingMessage, new_http_client
 from hde_core.channels.registry import ADAPTERS, build_adapter
+from hde_core.db.bulk import fast_insert
 from hde_core.db.models import (
     CLAIMABLE_SQL,
     AuditEvent,
@@ -500,8 +501,7 @@ def add_audit(
 
 def insert_audit_rows(session: Session, rows: list[dict[str, Any]]) -> None:
     """Append audit events (complete column dicts) with one multi-row insert."""
-    if rows:
-        session.execute(insert(cast(Table, AuditEvent.__table__)), rows)
+    fast_insert(session, cast(Table, AuditEvent.__table__), rows)
 
 
 # -- send ---------------------------------------------------------------------------------

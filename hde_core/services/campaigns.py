@@ -31,12 +31,13 @@ from typing import Any, cast
 
 from jinja2 import Template, TemplateSyntaxError
 from markupsafe import Markup
-from sqlalchemy import Table, func, insert, select, text, update
+from sqlalchemy import Table, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hde_core.bootstrap import App
 from hde_core.channels.email import new_message_id
+from hde_core.db.bulk import fast_insert
 from hde_core.db.models import (
     Campaign,
     Channel,
@@ -584,7 +585,7 @@ def _insert_with_ids(session: Session, model: type[Any], rows: list[dict[str, An
         ids = list(range(start + 1, start + n + 1))
     for row, new_id in zip(rows, ids, strict=True):
         row["id"] = new_id
-    session.execute(insert(table), rows)
+    fast_insert(session, table, rows)
     return ids
 
 
