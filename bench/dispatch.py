@@ -107,6 +107,16 @@ def count_sent(app: App) -> int:
 # -- throughput ------------------------------------------------------------------------------
 
 
+def wait_for_workers(app: App, count: int, timeout: float = 180.0) -> None:
+    """Until ``count`` workers have started (their heartbeat rows exist)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with app.db.reader() as s:
+            if s.scalar(select(func.count()).select_from(WorkerHeartbeat)) >= count:
+                return
+        time.sleep(0.05)
+
+
 def naive_loop(app: App, url: str, count: int) -> float:
     """msg/s of a synchronous loop: claim one, one HTTP call, one commit, for ``count`` messages."""
     from sqlalchemy import update
@@ -143,6 +153,7 @@ def throughput(kind: str) -> list[Figure]:
         before = count_sent(app)
         proc = worker_process(url, data, "--concurrency", "100")
         ps = psutil.Process(proc.pid)
+        wait_for_workers(app, 1)  # start-up (imports) is not throughput
         started = time.perf_counter()
         rss: list[float] = []
         while count_sent(app) - before < N:
@@ -214,12 +225,7 @@ def rate(kind: str) -> list[Figure]:
         channel = provision_telegram(app, data, fake.url, name="limited", rate=limit, burst=burst)
         enqueue(app, channel, list(range(1, int(limit * (RATE_SECONDS + 30)))))
         procs = [worker_process(url, data, "--poll", "0.05") for _ in range(3)]
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline:  # start-up (imports) is not part of the figure
-            with app.db.reader() as s:
-                if s.scalar(select(func.count()).select_from(WorkerHeartbeat)) == 3:
-                    break
-            time.sleep(0.2)
+        wait_for_workers(app, 3)  # start-up (imports) is not part of the figure
         time.sleep(RATE_SECONDS + 4)
         for p in procs:
             p.terminate()
