@@ -148,8 +148,15 @@ def sign_in(page, console: Console, login: str) -> None:  # type: ignore[no-unty
     page.get_by_text("Вы вошли как").wait_for(timeout=20_000)
 
 
+def settled(page, timeout_ms: int = 15_000) -> None:  # type: ignore[no-untyped-def]
+    """Wait until Streamlit has finished running the script (its "running" widget is gone)."""
+    page.wait_for_timeout(300)
+    page.locator('[data-testid="stStatusWidget"]').wait_for(state="hidden", timeout=timeout_ms)
+
+
 def shot(page, name: str) -> None:  # type: ignore[no-untyped-def]
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    settled(page)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
 
