@@ -18,6 +18,7 @@ channel.
 
 from __future__ import annotations
 
+import functools
 import ssl
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -123,8 +124,13 @@ def mask_smtp_url(url: str) -> str:
 
 
 def new_message_id(mailbox: str) -> str:
+    return make_msgid(domain=_message_id_domain(mailbox))
+
+
+@functools.lru_cache(maxsize=256)
+def _message_id_domain(mailbox: str) -> str:
     domain = mailbox.rsplit("@", 1)[-1] if "@" in mailbox else "hde.local"
-    return make_msgid(domain=domain.encode("idna").decode("ascii"))
+    return domain.encode("idna").decode("ascii")
 
 
 def build_mime(message: OutgoingMessage) -> EmailMessage:

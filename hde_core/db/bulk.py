@@ -10,7 +10,9 @@ SQLite, the same JSON), so everything reads them back unchanged.
 
 from __future__ import annotations
 
+import functools
 import json
+import operator
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -33,39 +35,47 @@ def _json(value: Any) -> str | None:
     return None if value is None else json.dumps(value)
 
 
-def _converters(table: Table, columns: Sequence[str], sqlite: bool) -> list[Callable[[Any], Any]]:
-    out: list[Callable[[Any], Any]] = []
-    for name in columns:
-        column_type = table.c[name].type
-        if isinstance(column_type, UTCDateTime):
-            out.append(_sqlite_datetime if sqlite else (lambda v: v))
-        elif isinstance(column_type, JSON) or isinstance(getattr(column_type, "impl", None), JSON):
-            out.append(_json)
-        elif isinstance(column_type, Boolean) and sqlite:
-            out.append(lambda v: None if v is None else int(bool(v)))
-        else:
-            out.append(lambda v: v)
-    return out
+def _converter(column_type: Any, sqlite: bool) -> Callable[[Any], Any] | None:
+    """How a value of that column goes to the driver; None when it goes as it is."""
+    if isinstance(column_type, UTCDateTime):
+        if not sqlite:
+            return None
+        # rows of one insert share a handful of timestamps: convert each one once
+        return functools.lru_cache(maxsize=16)(_sqlite_datetime)
+    if isinstance(column_type, JSON) or isinstance(getattr(column_type, "impl", None), JSON):
+        return _json
+    if isinstance(column_type, Boolean) and sqlite:
+        return lambda v: None if v is None else int(bool(v))
+    return None
 
 
-def _with_defaults(table: Table, rows: Sequence[dict[str, Any]]) -> Sequence[dict[str, Any]]:
-    """Fill the columns the rows leave out with their Python-side defaults, as Core would."""
-    given = set(rows[0])
+def _values(
+    table: Table, rows: Sequence[dict[str, Any]], sqlite: bool
+) -> tuple[list[str], list[list[Any]]]:
+    """The column names, and the rows as value lists in that order converted for the
+    driver; columns the rows leave out get their Python-side defaults, as Core would."""
+    given = list(rows[0])
     defaults = [
-        (c.name, c.default)
+        (c.name, c.default.arg)  # type: ignore[attr-defined]
         for c in table.columns
         if c.name not in given and c.default is not None and not c.primary_key
     ]
-    if not defaults:
-        return rows
-    out = []
-    for row in rows:
-        row = dict(row)
-        for name, default in defaults:
-            arg = default.arg  # type: ignore[attr-defined]
-            row[name] = arg(None) if callable(arg) else arg
-        out.append(row)
-    return out
+    columns = given + [name for name, _ in defaults]
+    get = operator.itemgetter(*given)
+    out = [list(get(row)) for row in rows] if len(given) > 1 else [[get(row)] for row in rows]
+    for _name, arg in defaults:
+        if callable(arg):
+            for values in out:
+                values.append(arg(None))
+        else:
+            for values in out:
+                values.append(arg)
+    for index, name in enumerate(columns):
+        convert = _converter(table.c[name].type, sqlite)
+        if convert is not None:
+            for values in out:
+                values[index] = convert(values[index])
+    return columns, out
 
 
 def fast_insert(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> None:
@@ -73,11 +83,9 @@ def fast_insert(session: Session, table: Table, rows: Sequence[dict[str, Any]]) 
     out get their model defaults."""
     if not rows:
         return
-    rows = _with_defaults(table, rows)
-    columns = list(rows[0])
     connection = session.connection()
     sqlite = connection.dialect.name == "sqlite"
-    convert = _converters(table, columns, sqlite)
+    columns, values = _values(table, rows, sqlite)
     dbapi = connection.connection.driver_connection
     assert dbapi is not None
     driver_integrity_error = connection.dialect.dbapi.IntegrityError  # type: ignore[union-attr]
@@ -87,15 +95,12 @@ def fast_insert(session: Session, table: Table, rows: Sequence[dict[str, Any]]) 
                 f"INSERT INTO {table.name} ({', '.join(columns)}) "
                 f"VALUES ({', '.join('?' * len(columns))})"
             )
-            dbapi.executemany(  # type: ignore[attr-defined]
-                sql,
-                [tuple(f(row[c]) for f, c in zip(convert, columns, strict=True)) for row in rows],
-            )
+            dbapi.executemany(sql, values)  # type: ignore[attr-defined]
             return
         sql = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
         with dbapi.cursor() as cursor, cursor.copy(sql) as copy:  # type: ignore[attr-defined]
-            for row in rows:
-                copy.write_row(tuple(f(row[c]) for f, c in zip(convert, columns, strict=True)))
+            for row in values:
+                copy.write_row(row)
     except driver_integrity_error as exc:
         # callers handle a unique key that held the same way whichever path inserted
         raise IntegrityError(sql, None, exc) from exc

@@ -21,17 +21,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import lru_cache
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
-from jinja2 import Template, TemplateSyntaxError
-from markupsafe import Markup
-from sqlalchemy import Table, func, select, text, update
+from jinja2 import TemplateSyntaxError
+from sqlalchemy import Select, String, Table, bindparam, func, select, text, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -133,26 +132,17 @@ class LaunchResult:
 # -- rendering, compiled once per launch -------------------------------------------------
 
 
-@lru_cache(maxsize=64)
-def _compiled(source: str, autoescape: bool) -> Template:
-    # the same sandboxed environments as single tickets (hde_core.services.rendering)
-    return rendering._env(autoescape).from_string(source)
-
-
 def _render(source: str, context: Mapping[str, Any]) -> str:
-    return _compiled(source, False).render(**context)
+    return rendering.compiled(source).render(context)
 
 
 def _render_email(subject: str, body: str, context: Mapping[str, Any]) -> rendering.RenderedEmail:
     """What :func:`rendering.render_email` gives, without compiling the template per row."""
-    html = Markup("<br>\n").join(Markup(_compiled(body, True).render(**context)).split("\n"))
+    text, html = rendering.render_text_and_html(body, context)
     return rendering.RenderedEmail(
         subject=" ".join(_render(subject, context).split()),
-        text=_render(body, context),
-        html=(
-            '<!DOCTYPE html><html><head><meta charset="utf-8"></head>'
-            f'<body style="font-family: sans-serif; font-size: 14px;">{html}</body></html>'
-        ),
+        text=text,
+        html=rendering.html_email(html),
     )
 
 
@@ -377,7 +367,13 @@ def launch(
         chunk = eligible[start : start + CHUNK]
         for attempt in range(3):
             try:
-                tickets, messages, already = _write_chunk(app, plan, campaign_id, chunk, actor)
+                # a campaign this launch has just created has no messages yet, unless
+                # another launch of it wrote some a moment ago: then a key held, and
+                # the next pass looks
+                check = not out.created or attempt > 0
+                tickets, messages, already = _write_chunk(
+                    app, plan, campaign_id, chunk, actor, check
+                )
                 break
             except IntegrityError:
                 # another launch of this campaign wrote some of these rows a moment ago:
@@ -460,19 +456,27 @@ def message_key(campaign_id: int, channel_id: int, recipient: str, part: str = "
 
 
 def _write_chunk(
-    app: App, plan: _Plan, campaign_id: int, rows: list[RowVerdict], actor: str
+    app: App,
+    plan: _Plan,
+    campaign_id: int,
+    rows: list[RowVerdict],
+    actor: str,
+    check_existing: bool = True,
 ) -> tuple[int, int, int]:
-    """One transaction: identities, tickets, messages and audit for these rows."""
+    """One transaction: identities, tickets, messages and audit for these rows (those
+    already queued by an earlier launch of the campaign are skipped)."""
     now = app.clock.now()
     req = plan.request
     with app.db.transaction() as session:
-        keys = [message_key(campaign_id, r.channel_id or 0, r.recipient or "") for r in rows]
-        existing = set(
-            session.scalars(
-                select(Message.idempotency_key).where(Message.idempotency_key.in_(keys))
+        todo = rows
+        if check_existing:
+            keys = [message_key(campaign_id, r.channel_id or 0, r.recipient or "") for r in rows]
+            existing = set(
+                session.scalars(
+                    select(Message.idempotency_key).where(Message.idempotency_key.in_(keys))
+                )
             )
-        )
-        todo = [r for r, k in zip(rows, keys, strict=True) if k not in existing]
+            todo = [r for r, k in zip(rows, keys, strict=True) if k not in existing]
         if not todo:
             return 0, 0, len(rows)
         identities = _identities(session, plan, todo, now)
@@ -623,21 +627,28 @@ def _identities(
     for channel_id, addresses in wanted.items():
         channel = plan.channels[channel_id].channel
         for identity_id, contact_id, address in session.execute(
-            select(ContactIdentity.id, ContactIdentity.contact_id, ContactIdentity.address).where(
-                ContactIdentity.channel_id == channel_id,
-                ContactIdentity.address.in_(list(addresses)),
+            _by_address(
+                session,
+                select(ContactIdentity.id, ContactIdentity.contact_id, ContactIdentity.address),
+                [channel_id],
+                addresses,
             )
         ):
             out[(channel_id, address)] = (identity_id, contact_id)
         new = sorted(a for a in addresses if (channel_id, a) not in out)
         if not new:
             continue
+        # the channels of this kind first, so that the lookup walks the (channel, address)
+        # unique index whatever the planner believes about the table's size
+        same_kind = list(session.scalars(select(Channel.id).where(Channel.kind == channel.kind)))
         twins = dict(
             session.execute(
-                select(ContactIdentity.address, func.min(ContactIdentity.contact_id))
-                .join(Channel, Channel.id == ContactIdentity.channel_id)
-                .where(Channel.kind == channel.kind, ContactIdentity.address.in_(new))
-                .group_by(ContactIdentity.address)
+                _by_address(
+                    session,
+                    select(ContactIdentity.address, func.min(ContactIdentity.contact_id)),
+                    same_kind,
+                    new,
+                ).group_by(ContactIdentity.address)
             ).all()
         )
         names = {r.recipient: _name(plan.loaded, r) for r in rows if r.channel_id == channel_id}
@@ -676,6 +687,34 @@ def _identities(
     return out
 
 
+_Q = TypeVar("_Q", bound=Select)  # type: ignore[type-arg]
+
+
+def _by_address(
+    session: Session, query: _Q, channel_ids: list[int], addresses: Iterable[str]
+) -> _Q:
+    """``query`` restricted to identities on ``channel_ids`` with one of ``addresses``.
+
+    On PostgreSQL the addresses are one array joined through ``unnest``: the planner then
+    probes the (channel, address) unique index once per address, even when its statistics
+    still describe the table before this launch filled it, and even under a generic plan
+    (a long ``IN`` list of parameters is compared row by row there: minutes on 100k rows).
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return query.where(
+            ContactIdentity.channel_id.in_(channel_ids),
+            ContactIdentity.address.in_(list(addresses)),
+        )
+    wanted = (
+        func.unnest(bindparam("addresses", list(addresses), type_=ARRAY(String)))
+        .table_valued("address", name="wanted")
+        .render_derived()
+    )
+    return query.join(wanted, ContactIdentity.address == wanted.c.address).where(
+        ContactIdentity.channel_id.in_(channel_ids)
+    )
+
+
 def _name(loaded: LoadedList, row: RowVerdict) -> str:
     column = loaded.mapping.get("name")
     return (row.values.get(column) or "").strip() if column else ""
@@ -695,8 +734,15 @@ def _messages(
     address = row.recipient or ""
     identity_id = ticket["identity_id"]
     name = _name(plan.loaded, row)
+    view = SimpleNamespace(
+        id=ticket_id,
+        subject=ticket["subject"],
+        body=ticket["body"],
+        priority=ticket["priority"],
+        fields=ticket["fields"],
+    )
     context = ticket_context(
-        cast(Ticket, SimpleNamespace(**{**ticket, "id": ticket_id})),
+        cast(Ticket, view),
         cplan.department,
         name,
         address,
