@@ -59,7 +59,11 @@ def _option_label(channel_id: int) -> str:
 
 
 picked_id = st.selectbox(
-    tr("ticket.channel"), list(by_id), format_func=_option_label, key="nt_channel"
+    tr("ticket.channel"),
+    list(by_id),
+    format_func=_option_label,
+    key="nt_channel",
+    label_visibility="collapsed",  # the step's heading above says it
 )
 picked = by_id[picked_id if picked_id in by_id else channel_list[0].channel_id]
 if picked.verdict.eligible:

@@ -35,7 +35,9 @@ def test_agent_creates_an_email_ticket(page, console, tmp_path):
         page.get_by_role("button", name="Создать и отправить").click()
         page.get_by_text("Заявка №1 создана").wait_for(timeout=30_000)
         page.get_by_text("Журнал заявки №1").wait_for()
-        page.get_by_text("Журнал заявки №1").scroll_into_view_if_needed()
+        trail = page.locator('[data-testid="stDataFrame"]').last
+        trail.wait_for()
+        trail.scroll_into_view_if_needed()  # the audit trail of the new ticket, in the picture
         shot(page, "04-ticket-sent")
         (mail,) = wait_for_mail(sink.directory, 1)
         assert mail.subject == "[#1] Ваш заказ готов"
