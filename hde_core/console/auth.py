@@ -10,7 +10,7 @@ import streamlit as st
 
 from hde_core.bootstrap import App
 from hde_core.domain.roles import Permission, Role, can
-from hde_core.services.users import active_role, authenticate, paused_until
+from hde_core.services.users import active_role, authenticate, has_active_admin, paused_until
 
 #: A session ends after this long without activity, and at the latest after SESSION_MAX.
 SESSION_IDLE = timedelta(hours=2)
@@ -54,6 +54,8 @@ def sign_in_form(app, tr) -> None:  # type: ignore[no-untyped-def]
     """Render the sign-in form; on success store the session and rerun."""
     if st.session_state.pop("auth_expired", False):
         st.info(tr("auth.expired"))
+    if not has_active_admin(app):
+        st.info(tr("auth.first_run"))
     with st.form("sign_in"):
         st.subheader(tr("auth.title"))
         login = st.text_input(tr("auth.login"), key="sign_in_login")

@@ -78,6 +78,10 @@ def _values(
     return columns, out
 
 
+#: From this many rows on, PostgreSQL gets them through COPY.
+_COPY_FROM = 200
+
+
 def fast_insert(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> None:
     """Insert ``rows`` (all with the same keys) in the session's transaction; columns left
     out get their model defaults."""
@@ -96,6 +100,16 @@ def fast_insert(session: Session, table: Table, rows: Sequence[dict[str, Any]]) 
                 f"VALUES ({', '.join('?' * len(columns))})"
             )
             dbapi.executemany(sql, values)  # type: ignore[attr-defined]
+            return
+        if len(values) < _COPY_FROM:
+            # a few rows (a worker's batch): one pipelined executemany beats COPY's
+            # extra round trips
+            sql = (
+                f"INSERT INTO {table.name} ({', '.join(columns)}) "
+                f"VALUES ({', '.join(['%s'] * len(columns))})"
+            )
+            with dbapi.cursor() as cursor:  # type: ignore[attr-defined]
+                cursor.executemany(sql, values)
             return
         sql = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
         with dbapi.cursor() as cursor, cursor.copy(sql) as copy:  # type: ignore[attr-defined]

@@ -25,11 +25,13 @@ from hde_core.config import PROJECT_ROOT, Settings, load_settings
 from hde_core.db.migrate import upgrade
 from hde_core.db.session import Database
 from hde_core.dispatch.service import DispatcherService
+from hde_core.i18n import t
 from hde_core.sandbox.messenger_demo import MessengerDemoService
 from hde_core.sandbox.server import HttpServicesService
 from hde_core.sandbox.smtp_sink import SmtpSink, mail_dir
 from hde_core.sandbox.wa_demo import WaBusinessDemoService
 from hde_core.services.provision import provision
+from hde_core.services.users import has_active_admin
 
 log = logging.getLogger("hde.demo")
 
@@ -121,6 +123,8 @@ def demo(no_console: bool) -> None:
             started.append(service)
         console = None if no_console else start_console(settings)
         click.echo(f"\n  HDE Outreach console: http://localhost:{settings.console_port}\n")
+        if not has_active_admin(app):
+            click.echo(t("demo.first_run") + "\n")
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         while not stop.is_set():
             if console is not None and console.poll() is not None:

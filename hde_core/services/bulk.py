@@ -471,7 +471,7 @@ def check(app: App, draft: Draft) -> Check:
     found = _CHECKS.get(draft.fingerprint)
     if found is not None:
         return found
-    plan, result = campaigns._plan(app, draft.request(), None)
+    plan, result = campaigns.plan_launch(app, draft.request())
     eligible = result.reason_codes == _ELIGIBLE
     per_channel_counts = np.bincount(result.chosen[eligible], minlength=len(result.channels))
     template_rows = eligible & np.isin(result.action_codes, _TEMPLATE_ACTIONS)

@@ -194,9 +194,11 @@ def _check_syntax(what: str, source: str | None) -> None:
         ) from exc
 
 
-def _plan(
-    app: App, req: SendRequest, progress: Callable[[int, int], None] | None
+def plan_launch(
+    app: App, req: SendRequest, progress: Callable[[int, int], None] | None = None
 ) -> tuple[_Plan, ValidationResult]:
+    """Everything a launch checks before it writes anything: the message, the list, the
+    channels and one verdict per row (the bulk wizard's check shows exactly this)."""
     if not (req.subject or "").strip():
         raise UsageError("campaigns.error.subject_required")
     if not (req.body or "").strip():
@@ -348,7 +350,7 @@ def launch(
     validate_progress = (
         (lambda done, total: progress("validate", done, total)) if progress else None
     )
-    plan, result = _plan(app, req, validate_progress)
+    plan, result = plan_launch(app, req, validate_progress)
     summary = result.summary()
     out = LaunchResult(plan.key, summary, req.dry_run, scheduled_at=req.scheduled_at)
     eligible = [r for r in result.iter_rows() if r.eligible]

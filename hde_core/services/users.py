@@ -90,6 +90,15 @@ def authenticate(app: App, login: str, password: str) -> SignedIn | None:
         return SignedIn(user.login, Role(user.role), user.display_name)
 
 
+def has_active_admin(app: App) -> bool:
+    """Whether anyone can manage users yet (a fresh install has nobody to sign in as)."""
+    with app.db.reader() as session:
+        found = session.scalar(
+            select(User.id).where(User.role == Role.ADMIN.value, User.is_active.is_(True))
+        )
+    return found is not None
+
+
 def active_role(app: App, login: str) -> Role | None:
     """The role of an active user (None: unknown or deactivated), for every console page."""
     with app.db.reader() as session:

@@ -118,3 +118,30 @@ def test_a_deactivated_user_is_signed_out_and_a_new_role_applies_at_once(console
     at.run()
     assert "auth" not in at.session_state
     assert [t.label for t in at.text_input] == ["Login", "Password"]
+
+
+def test_a_fresh_install_says_how_to_create_the_first_administrator(
+    sqlite_url, data_dir, monkeypatch
+):
+    import streamlit as st
+
+    from hde_core.bootstrap import bootstrap
+    from hde_core.services.users import add_user
+    from tests.conftest import TEST_SECRET, make_settings
+
+    monkeypatch.setenv("HDE_DATABASE_URL", sqlite_url)
+    monkeypatch.setenv("HDE_SECRET_KEY", TEST_SECRET)
+    monkeypatch.setenv("HDE_DATA_DIR", str(data_dir))
+    monkeypatch.delenv("HDE_LANG", raising=False)
+    st.cache_resource.clear()
+    at = run_page("app.py", role=None)
+    assert not at.exception
+    assert "hde user add admin --role admin" in at.info[0].value
+    app = bootstrap(make_settings(sqlite_url, data_dir))
+    try:
+        add_user(app, "boss", "admin", PASSWORD, "setup")
+        at = run_page("app.py", role=None)
+        assert not at.info  # once there is an administrator, the hint is gone
+    finally:
+        app.close()
+        st.cache_resource.clear()
