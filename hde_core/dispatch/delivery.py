@@ -816,6 +816,59 @@ def _fail(
         record_opt_out(
             session, claimed.identity_id, now, f"{outcome.code}: {outcome.text}", ACTOR, ids
         )
+    _fail_waiting(session, claimed, now, outcome)
+
+
+#: The error code of a content message whose template failed for good (R12).
+TEMPLATE_FAILED = "template_failed"
+#: Messages still waiting behind another one: queued behind it, or held for the window.
+_WAITING = (S.QUEUED.value, S.HELD.value)
+
+
+def _fail_waiting(session: Session, claimed: Claimed, now: datetime, outcome: Fail) -> None:
+    """The messages waiting behind a message that failed for good fail with it (R12).
+
+    A content message sent "template then content" waits for its template to be handed
+    over; once the template has failed, queued content would wait for ever and held
+    content for a reply the client was never asked for. It ends ``failed`` too, with the
+    template's error class and a text that says why. The pair shares its ticket, so the
+    ticket's index finds it.
+    """
+    text = f"its template (message {claimed.message.id}) failed: {outcome.code} {outcome.text}"
+    rows = session.execute(
+        update(Message)
+        .where(
+            Message.ticket_id == claimed.ticket_id,
+            Message.after_message_id == claimed.message.id,
+            Message.status.in_(_WAITING),
+        )
+        .values(
+            status=S.FAILED.value,
+            failed_at=now,
+            updated_at=now,
+            next_attempt_at=None,
+            error_class=outcome.error_class.value,
+            error_code=TEMPLATE_FAILED,
+            error_text=text,
+        )
+        .returning(Message.id, Message.campaign_id, Message.channel_id)
+        .execution_options(synchronize_session=False)
+    ).all()
+    for message_id, campaign_id, channel_id in rows:
+        audit.record(
+            session,
+            audit.Event.MESSAGE_FAILED,
+            ACTOR,
+            at=now,
+            ticket_id=claimed.ticket_id,
+            message_id=message_id,
+            campaign_id=campaign_id,
+            channel_id=channel_id,
+            error_class=outcome.error_class.value,
+            code=TEMPLATE_FAILED,
+            text=text,
+            template_message_id=claimed.message.id,
+        )
 
 
 def _pause(

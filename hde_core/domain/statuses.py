@@ -36,9 +36,10 @@ HANDED_OVER = frozenset({S.SENT, S.DELIVERED, S.READ})
 
 #: Moves made by our own code (dispatcher, hold/release, resend, cancel).
 DISPATCH_TRANSITIONS: dict[MessageStatus, frozenset[MessageStatus]] = {
-    S.QUEUED: frozenset({S.SENDING, S.HELD, S.CANCELLED}),
+    # queued or held content fails when the template it waits for has failed (R12)
+    S.QUEUED: frozenset({S.SENDING, S.HELD, S.CANCELLED, S.FAILED}),
     S.RETRYING: frozenset({S.SENDING, S.CANCELLED}),
-    S.HELD: frozenset({S.QUEUED, S.CANCELLED}),
+    S.HELD: frozenset({S.QUEUED, S.CANCELLED, S.FAILED}),
     S.SENDING: frozenset({S.SENT, S.RETRYING, S.HELD, S.FAILED, S.UNCERTAIN}),
     S.UNCERTAIN: frozenset({S.QUEUED, S.CANCELLED, S.SENT, S.DELIVERED, S.READ, S.FAILED}),
     S.SENT: frozenset(),

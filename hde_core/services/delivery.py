@@ -21,7 +21,7 @@ from sqlalchemy import func, or_, select, text
 from hde_core.bootstrap import App
 from hde_core.db.models import Campaign, Channel, Contact, ContactIdentity, Message, Ticket
 from hde_core.domain.statuses import MessageStatus
-from hde_core.i18n import t
+from hde_core.i18n import catalogue, t
 from hde_core.lists.report import write_table
 
 S = MessageStatus
@@ -30,10 +30,15 @@ S = MessageStatus
 def explain_error(
     error_class: str | None, code: str | None, text: str | None, lang: str | None = None
 ) -> str:
-    """The provider's error for people: what it means (per error class), then its own words."""
+    """The provider's error for people: what it means (per error class, or per code for our
+    own codes that say more, such as ``template_failed``), then its own words."""
     if not (error_class or code or text):
         return ""
-    meaning = t(f"campaigns_page.error_class.{error_class or 'unknown'}", lang=lang)
+    own = f"campaigns_page.error_code.{code}"
+    if code and own in catalogue("en"):
+        meaning = t(own, lang=lang)
+    else:
+        meaning = t(f"campaigns_page.error_class.{error_class or 'unknown'}", lang=lang)
     detail = " ".join(p for p in (code or "", text or "") if p).strip()
     return f"{meaning} ({detail})" if detail else meaning
 

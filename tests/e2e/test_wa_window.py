@@ -10,12 +10,14 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from hde_core.db.models import Message, Ticket
-from hde_core.dispatch.delivery import deliver_now
+from hde_core.db.models import AuditEvent, Channel, Message, Ticket
+from hde_core.dispatch.delivery import deliver_now, nothing_due
 from hde_core.domain.statuses import MessageStatus as S
 from hde_core.errors import Refused
 from hde_core.sandbox.server import HttpServer, build_http_app
 from hde_core.sandbox.smtp_sink import free_port
+from hde_core.services import campaigns
+from hde_core.services.delivery import ticket_summary
 from hde_core.services.templates import sync_templates
 from hde_core.services.tickets import TicketRequest, initiate_ticket
 from hde_core.services.wa_settings import update_wa_settings
@@ -155,11 +157,18 @@ def test_a_template_paused_after_queueing_is_not_sent(app, sim):
     failed = message(app, template.id)
     assert (failed.status, failed.error_code) == (S.FAILED.value, "template_not_approved")
     assert "PAUSED" in failed.error_text
-    assert sim.sends() == [] and status_of(app, content.id) == S.HELD.value
-    # the client writes anyway: the window is open, the content no longer needs the template
+    assert sim.sends() == []
+    # the content waited for that template: it fails with it instead of waiting for ever
+    held = message(app, content.id)
+    assert (held.status, held.error_class, held.error_code) == (
+        S.FAILED.value,
+        "template_rejected",
+        "template_failed",
+    )
+    # a failed message is final: the client writing later does not send it
     sim.write(ANNA, "Добрый день, есть новости?")
     deliver_now(app, [content.id])
-    assert status_of(app, content.id) in HANDED_OVER
+    assert status_of(app, content.id) == S.FAILED.value and sim.sends() == []
 
 
 def test_an_empty_template_parameter_refuses_the_ticket(app, sim):
@@ -169,3 +178,91 @@ def test_an_empty_template_parameter_refuses_the_ticket(app, sim):
         ticket(app)
     assert [(e.field, e.code) for e in refused.value.errors] == [("template.1", "missing_field")]
     assert _tickets(app) == 0
+
+
+def _trail(app, message_id):
+    with app.db.reader() as s:
+        return [
+            (e.event, e.actor, e.data)
+            for e in s.scalars(
+                select(AuditEvent)
+                .where(AuditEvent.message_id == message_id)
+                .order_by(AuditEvent.id)
+            )
+        ]
+
+
+@pytest.mark.parametrize("send_after_template", [False, True], ids=["held", "queued"])
+@pytest.mark.parametrize(
+    ("code", "error_class"),
+    [(132001, "template_rejected"), (131000, "transient")],
+    ids=["template_does_not_exist", "attempts_run_out"],
+)
+def test_a_template_that_fails_for_good_fails_the_content_waiting_for_it(
+    app, sim, send_after_template, code, error_class
+):
+    update_wa_settings(app, "wa", "lead", send_after_template=send_after_template)
+    with app.db.transaction() as s:  # one attempt, so a 5xx runs out of attempts at once
+        s.scalar(select(Channel).where(Channel.name == "wa")).max_attempts = 1
+    sim.write(ANNA, "Здравствуйте", ago_seconds=CLOSED)
+    sim.force(code)
+    result = ticket(app)
+    template, content = result.messages
+    assert (template.status, content.status) == (S.FAILED.value, S.FAILED.value)
+    assert message(app, template.id).error_code == str(code)
+
+    failed = message(app, content.id)
+    assert (failed.error_class, failed.error_code) == (error_class, "template_failed")
+    assert failed.error_text.startswith(f"its template (message {template.id}) failed: {code} ")
+    assert failed.failed_at is not None and failed.attempts == 0
+    event, actor, data = _trail(app, content.id)[-1]
+    assert (event, actor, data["code"], data["template_message_id"]) == (
+        "message_failed",
+        "dispatcher",
+        "template_failed",
+        template.id,
+    )
+    # the console says it in plain words, in either language
+    english = ticket_summary(app, result.ticket_id, "en").messages[1].error
+    russian = ticket_summary(app, result.ticket_id, "ru").messages[1].error
+    assert english.startswith(
+        "Not sent, because the template that had to go out first failed (template_failed its "
+    )
+    assert russian.startswith("Не отправлено: не ушёл шаблон")
+
+    # the client writes later: nothing is released, the failed content is never sent
+    sim.write(ANNA, "Добрый день")
+    deliver_now(app, [content.id])
+    assert status_of(app, content.id) == S.FAILED.value
+    assert [c["json"]["type"] for c in sim.sends()] == ["template"]
+
+
+def test_a_cancelled_campaign_never_sends_the_content_behind_its_template(app, sim):
+    update_wa_settings(app, "wa", "lead", send_after_template=True)
+    sim.write(ANNA, "Здравствуйте", ago_seconds=CLOSED, name="Анна")
+    launched = campaigns.launch(
+        app,
+        campaigns.SendRequest(
+            source=f"Телефон;Имя\n{ANNA};Анна\n".encode(),
+            filename="wa.csv",
+            channels=["wa"],
+            subject="Заказ",
+            body="{{ Имя }}, ваш заказ готов.",
+        ),
+        "lead",
+    )
+    assert launched.summary["actions"]["template_then_send"] == 1
+    campaigns.cancel(app, launched.campaign_key, "lead")
+    with app.db.reader() as s:
+        template, content = s.scalars(select(Message).order_by(Message.id)).all()
+    assert (template.status, content.after_message_id) == (S.CANCELLED.value, template.id)
+    assert content.status == S.CANCELLED.value
+
+    sim.write(ANNA, "Я тут")  # the window opens: a cancelled message is not released
+    assert nothing_due(app)  # the dispatcher has nothing to claim
+    deliver_now(app, [template.id, content.id])
+    assert (status_of(app, template.id), status_of(app, content.id)) == (
+        S.CANCELLED.value,
+        S.CANCELLED.value,
+    )
+    assert sim.sends() == []
