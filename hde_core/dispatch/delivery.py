@@ -21,10 +21,12 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, cast
+from functools import partial
+from typing import Any, TypeVar, cast
 
 import httpx
 from sqlalchemy import Table, and_, bindparam, exists, or_, select, text, update
@@ -65,6 +67,7 @@ from hde_core.services.statuses import apply_status
 from hde_core.services.templates import current_template_status
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 S = MessageStatus
 DEFAULT_LEASE = timedelta(minutes=2)
@@ -951,8 +954,23 @@ def deliver_now(app: App, message_ids: Sequence[int], rounds: int = 3) -> None:
         claimed = claim(app, worker_id, ids=message_ids, limit=len(message_ids) or 1, borrow=True)
         if not claimed:
             return
-        results = asyncio.run(deliver_claimed(app, claimed))
+        results = _run_to_completion(partial(deliver_claimed, app, claimed))
         record_outcomes(app, results)
+
+
+def _run_to_completion(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run a coroutine to its end from synchronous code, whoever the caller is.
+
+    ``asyncio.run`` refuses to start inside a thread whose event loop is running (an
+    async caller, some Streamlit set-ups): then the coroutine runs on its own loop in a
+    fresh thread, and this thread waits for its result.
+    """
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(make())
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="hde-deliver-now") as pool:
+        return pool.submit(lambda: asyncio.run(make())).result()
 
 
 def nothing_due(app: App) -> bool:

@@ -4,6 +4,7 @@ SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from datetime import timedelta
@@ -12,7 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from hde_core.db.models import AuditEvent, Channel, ContactIdentity
-from hde_core.dispatch.delivery import claim, new_worker_id, record_outcomes
+from hde_core.dispatch.delivery import claim, deliver_now, new_worker_id, record_outcomes
 from hde_core.dispatch.recovery import expire_leases, resend
 from hde_core.dispatch.worker import Worker, WorkerOptions
 from hde_core.domain.outcomes import Sent
@@ -257,3 +258,16 @@ def test_stop_finishes_what_is_in_flight_and_claims_nothing_more(app, tg, fake):
     assert not thread.is_alive()
     assert message(app, first).status == "sent"  # the answer that was on its way is recorded
     assert message(app, later).status == "queued"  # and nothing new was claimed
+
+
+def test_deliver_now_from_code_that_already_runs_an_event_loop(app, tg, fake):
+    (mid,) = enqueue(app, tg, [3001])
+
+    async def caller() -> None:  # an async caller, or Streamlit running the page in a loop
+        asyncio.get_running_loop()
+        deliver_now(app, [mid])  # the synchronous call, made inside the running loop
+
+    asyncio.run(caller())
+    m = message(app, mid)
+    assert (m.status, m.provider_message_id[:5]) == ("sent", "3001:")
+    assert [c.text for c in fake.delivered()] == ["m-3001"]

@@ -1,5 +1,7 @@
 """Single-ticket initiation over email, through a real SMTP conversation (R2, R4–R8)."""
 
+import asyncio
+
 import pytest
 from sqlalchemy import func, select
 
@@ -46,6 +48,16 @@ def test_department_picks_the_sender_mailbox_and_template_is_rendered(
     assert mail.subject == f"[#{result.ticket_id}] Ваш заказ"
     assert mail.text.strip() == "Hello Анна! Заказ готов к выдаче. (order A-42, from IT)"
     assert "Заказ готов к выдаче." in mail.html
+    assert mail.message_id == result.messages[0].provider_message_id
+
+
+def test_a_ticket_is_sent_from_a_page_that_runs_in_an_event_loop(email_app, smtp_sink):
+    async def page():  # Streamlit (some set-ups) or an async caller: a loop is running
+        return initiate_ticket(email_app, request(), "alice")
+
+    result = asyncio.run(page())
+    assert result.status == "sent"
+    (mail,) = wait_for_mail(smtp_sink.directory, 1)
     assert mail.message_id == result.messages[0].provider_message_id
 
 
