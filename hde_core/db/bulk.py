@@ -2,55 +2,39 @@
 
 SQLAlchemy's ``executemany`` processes every value of every row through its type
 machinery; for hundreds of thousands of rows that costs more than the database
-itself. Here values are converted once per column kind and handed to the driver
-directly: ``COPY … FROM STDIN`` on PostgreSQL, ``executemany`` on SQLite. The stored
-values are exactly what the ORM would store (same text format for timestamps on
-SQLite, the same JSON), so everything reads them back unchanged.
+itself. Here each column's own bind processor (SQLAlchemy's, for the dialect) is looked
+up once per insert and the values go to the driver directly: ``COPY … FROM STDIN`` on
+PostgreSQL, ``executemany`` on SQLite. The stored values are exactly what the ORM would
+store, so everything reads them back unchanged.
 """
 
 from __future__ import annotations
 
 import functools
-import json
 import operator
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Table
+from sqlalchemy import Dialect, Table
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hde_core.db.types import UTCDateTime
 
 
-def _sqlite_datetime(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    # SQLAlchemy's SQLite DATETIME storage format, naive UTC (see UTCDateTime)
-    return value.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
-
-
-def _json(value: Any) -> str | None:
-    return None if value is None else json.dumps(value)
-
-
-def _converter(column_type: Any, sqlite: bool) -> Callable[[Any], Any] | None:
-    """How a value of that column goes to the driver; None when it goes as it is."""
-    if isinstance(column_type, UTCDateTime):
-        if not sqlite:
-            return None
+def _converter(column_type: Any, dialect: Dialect) -> Callable[[Any], Any] | None:
+    """How a value of that column goes to the driver: SQLAlchemy's own bind processing
+    for the dialect (the type's ``process_bind_param``, then the dialect's conversion), so
+    the stored values are the ORM's; None when the value goes as it is."""
+    process = column_type.dialect_impl(dialect).bind_processor(dialect)
+    if process is not None and isinstance(column_type, UTCDateTime):
         # rows of one insert share a handful of timestamps: convert each one once
-        return functools.lru_cache(maxsize=16)(_sqlite_datetime)
-    if isinstance(column_type, JSON) or isinstance(getattr(column_type, "impl", None), JSON):
-        return _json
-    if isinstance(column_type, Boolean) and sqlite:
-        return lambda v: None if v is None else int(bool(v))
-    return None
+        return functools.lru_cache(maxsize=16)(process)
+    return process
 
 
 def _values(
-    table: Table, rows: Sequence[dict[str, Any]], sqlite: bool
+    table: Table, rows: Sequence[dict[str, Any]], dialect: Dialect
 ) -> tuple[list[str], list[list[Any]]]:
     """The column names, and the rows as value lists in that order converted for the
     driver; columns the rows leave out get their Python-side defaults, as Core would."""
@@ -71,7 +55,7 @@ def _values(
             for values in out:
                 values.append(arg)
     for index, name in enumerate(columns):
-        convert = _converter(table.c[name].type, sqlite)
+        convert = _converter(table.c[name].type, dialect)
         if convert is not None:
             for values in out:
                 values[index] = convert(values[index])
@@ -89,7 +73,7 @@ def fast_insert(session: Session, table: Table, rows: Sequence[dict[str, Any]]) 
         return
     connection = session.connection()
     sqlite = connection.dialect.name == "sqlite"
-    columns, values = _values(table, rows, sqlite)
+    columns, values = _values(table, rows, connection.dialect)
     dbapi = connection.connection.driver_connection
     assert dbapi is not None
     driver_integrity_error = connection.dialect.dbapi.IntegrityError  # type: ignore[union-attr]
