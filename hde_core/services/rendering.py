@@ -7,7 +7,7 @@ ticket body can never inject markup; the text part is rendered as is.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from typing import Any
@@ -92,8 +92,8 @@ class CompiledTemplate:
         if values is None:
             return self._template.render(**context)
         if self._autoescape:
-            return "".join(p if type(p) is str else str(escape(v)) for p, v in values)
-        return "".join(p if type(p) is str else str(v) for p, v in values)
+            return _filled(values, escape)
+        return _filled(values, str)
 
     def _values(self, context: Mapping[str, Any]) -> list[tuple[_Part, Any]] | None:
         """Each part with its value, or None when Jinja must render (not plain, or a
@@ -121,15 +121,18 @@ class CompiledTemplate:
         return out
 
 
+def _filled(values: list[tuple[_Part, Any]], show: Callable[[Any], str]) -> str:
+    """The template's text with each placeholder's value shown by ``show``."""
+    return "".join(p if type(p) is str else str(show(v)) for p, v in values)
+
+
 def render_text_and_html(source: str, context: Mapping[str, Any]) -> tuple[str, str]:
     """The text and the (escaped) HTML rendering of one template, in one pass when plain."""
     text_template, html_template = compiled(source, False), compiled(source, True)
     values = text_template._values(context)
     if values is None:
         return text_template.render(context), html_template.render(context)
-    text = "".join(p if type(p) is str else str(v) for p, v in values)
-    html = "".join(p if type(p) is str else str(escape(v)) for p, v in values)
-    return text, html
+    return _filled(values, str), _filled(values, escape)
 
 
 _MISSING: Any = object()
