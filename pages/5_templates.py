@@ -105,39 +105,22 @@ def _distinct(field: str) -> list[str]:
     return sorted({str(r[field]) for r in rows})
 
 
-f = st.columns(5)
-channels = f[0].multiselect(
-    tr("templates_page.col.channel"),
-    _distinct("channel"),
-    placeholder=tr("campaigns_page.filter.any"),
-    key="tp_f_channel",
-)
-statuses = f[1].multiselect(
-    tr("templates_page.col.status"),
-    _distinct("status"),
-    placeholder=tr("campaigns_page.filter.any"),
-    key="tp_f_status",
-)
-categories = f[2].multiselect(
-    tr("templates_page.col.category"),
-    _distinct("category"),
-    placeholder=tr("campaigns_page.filter.any"),
-    key="tp_f_category",
-)
-languages = f[3].multiselect(
-    tr("templates_page.col.language"),
-    _distinct("language"),
-    placeholder=tr("campaigns_page.filter.any"),
-    key="tp_f_language",
-)
-name_query = f[4].text_input(tr("templates_page.filter.name"), key="tp_f_name").strip().lower()
+FILTERS = ("channel", "status", "category", "language")
+f = st.columns(len(FILTERS) + 1)
+picked = {
+    field: f[i].multiselect(
+        tr(f"templates_page.col.{field}"),
+        _distinct(field),
+        placeholder=tr("campaigns_page.filter.any"),
+        key=f"tp_f_{field}",
+    )
+    for i, field in enumerate(FILTERS)
+}
+name_query = f[-1].text_input(tr("templates_page.filter.name"), key="tp_f_name").strip().lower()
 shown = [
     r
     for r in rows
-    if (not channels or r["channel"] in channels)
-    and (not statuses or r["status"] in statuses)
-    and (not categories or r["category"] in categories)
-    and (not languages or r["language"] in languages)
+    if all(not chosen or r[field] in chosen for field, chosen in picked.items())
     and (not name_query or name_query in r["name"].lower())
 ]
 st.caption(tr("templates_page.shown", shown=len(shown), total=len(rows)))
