@@ -8,7 +8,9 @@ per eligible row, queued for the dispatcher; and the campaign's controls.
   that are not there yet.
 - **In bulk.** Rows are written in chunks, one transaction per chunk, each table with one
   multi-row insert (contacts, identities, tickets, messages, audit); templates are
-  compiled once. A crash loses at most the chunk in progress; relaunching fills the gap.
+  compiled once. On PostgreSQL two chunks are written at once (the server checks keys
+  and fills indexes while the next chunk is prepared), their ids still in list order. A
+  crash loses at most the chunks in progress; relaunching fills the gap.
 - **The single-ticket rules apply.** Email: the department decides the sender mailbox and
   the "agent initiated" notification template renders the message (R5–R7). WhatsApp
   Business with the window closed: the template first, then the content held until the
@@ -21,7 +23,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -67,8 +73,12 @@ from hde_core.services.lists import (
 from hde_core.services.tickets import default_template_params, ticket_context
 
 S = MessageStatus
+_T = TypeVar("_T")
+_R = TypeVar("_R")
 #: Rows written per transaction.
 CHUNK = 2_000
+#: Chunks written at once on PostgreSQL (SQLite has a single writer).
+WRITERS = 2
 #: Names a placeholder may use besides the list's columns.
 CONTEXT_NAMES = frozenset({"row", "contact", "ticket", "agent"})
 
@@ -354,9 +364,7 @@ def launch(
     summary = result.summary()
     out = LaunchResult(plan.key, summary, req.dry_run, scheduled_at=req.scheduled_at)
     eligible = [r for r in result.iter_rows() if r.eligible]
-    out.template_messages = sum(
-        1 for r in eligible if r.action in (Action.TEMPLATE_THEN_HOLD, Action.TEMPLATE_THEN_SEND)
-    )
+    out.template_messages = sum(1 for r in eligible if _paired(r))
     if req.dry_run:
         return out
     try:
@@ -364,24 +372,38 @@ def launch(
     except IntegrityError:  # launched twice at the same moment: the other one created it
         found = _campaign(app, plan, actor, result, len(eligible))
     campaign_id, out.created, out.status, out.scheduled_at = found
+
+    chunks = list(
+        enumerate(eligible[start : start + CHUNK] for start in range(0, len(eligible), CHUNK))
+    )
+    order = _InOrder()
+
+    def write(item: tuple[int, list[RowVerdict]]) -> tuple[int, int, int]:
+        index, chunk = item
+        try:
+            for attempt in range(3):
+                try:
+                    # a campaign this launch has just created has no messages yet, unless
+                    # another launch of it wrote some a moment ago: then a key held, and
+                    # the next pass looks
+                    check = not out.created or attempt > 0
+                    return _write_chunk(
+                        app, plan, campaign_id, chunk, actor, check, order.turn(index)
+                    )
+                except IntegrityError:
+                    # another launch of this campaign wrote some of these rows a moment
+                    # ago: the next pass sees them and skips them (the unique keys held)
+                    if attempt == 2:
+                        raise
+            raise AssertionError("unreachable")
+        finally:
+            order.release(index)  # never keep the next chunk waiting, whatever happened
+
     done = 0
-    for start in range(0, len(eligible), CHUNK):
-        chunk = eligible[start : start + CHUNK]
-        for attempt in range(3):
-            try:
-                # a campaign this launch has just created has no messages yet, unless
-                # another launch of it wrote some a moment ago: then a key held, and
-                # the next pass looks
-                check = not out.created or attempt > 0
-                tickets, messages, already = _write_chunk(
-                    app, plan, campaign_id, chunk, actor, check
-                )
-                break
-            except IntegrityError:
-                # another launch of this campaign wrote some of these rows a moment ago:
-                # the next pass sees them and skips them (the unique keys held)
-                if attempt == 2:
-                    raise
+    writers = 1 if app.db.is_sqlite else WRITERS
+    for (_, chunk), (tickets, messages, already) in zip(
+        chunks, _overlapped(write, chunks, writers), strict=True
+    ):
         out.tickets_created += tickets
         out.messages_created += messages
         out.already_queued += already
@@ -389,6 +411,59 @@ def launch(
         if progress:
             progress("create", done, len(eligible))
     return out
+
+
+class _InOrder:
+    """Chunk ``i`` reserves its ticket and message ids only after chunk ``i - 1`` did (or
+    gave up), so ids — and the dispatcher's oldest-first order — follow the list even
+    when two chunks are written at once."""
+
+    def __init__(self) -> None:
+        self._next = 0
+        self._done: set[int] = set()
+        self._changed = threading.Condition()
+
+    @contextmanager
+    def turn(self, index: int) -> Iterator[None]:
+        with self._changed:
+            self._changed.wait_for(lambda: self._next >= index)
+        try:
+            yield
+        finally:
+            self.release(index)
+
+    def release(self, index: int) -> None:
+        with self._changed:
+            self._done.add(index)
+            while self._next in self._done:
+                self._next += 1
+            self._changed.notify_all()
+
+
+def _overlapped(fn: Callable[[_T], _R], items: Sequence[_T], writers: int) -> Iterator[_R]:
+    """``fn`` over ``items``, results in order, with up to ``writers`` calls at once.
+
+    PostgreSQL checks keys and fills indexes in its own process while the next chunk is
+    being prepared here, so two writers keep both cores busy. On a failure nothing new is
+    started; the calls already running finish (each is its own transaction) and the
+    first failure is raised.
+    """
+    if writers <= 1:
+        yield from map(fn, items)
+        return
+    with ThreadPoolExecutor(writers, thread_name_prefix="hde-send") as pool:
+        running: deque[Future[_R]] = deque()
+        pending = iter(items)
+        try:
+            for item in pending:
+                running.append(pool.submit(fn, item))
+                if len(running) >= writers:
+                    yield running.popleft().result()
+            while running:
+                yield running.popleft().result()
+        finally:
+            for future in running:
+                future.cancel()
 
 
 def _campaign(
@@ -464,9 +539,11 @@ def _write_chunk(
     rows: list[RowVerdict],
     actor: str,
     check_existing: bool = True,
+    turn: AbstractContextManager[None] | None = None,
 ) -> tuple[int, int, int]:
     """One transaction: identities, tickets, messages and audit for these rows (those
-    already queued by an earlier launch of the campaign are skipped)."""
+    already queued by an earlier launch of the campaign are skipped). The ticket and
+    message ids are reserved first, inside ``turn`` (see :class:`_InOrder`)."""
     now = app.clock.now()
     req = plan.request
     with app.db.transaction() as session:
@@ -481,6 +558,9 @@ def _write_chunk(
             todo = [r for r, k in zip(rows, keys, strict=True) if k not in existing]
         if not todo:
             return 0, 0, len(rows)
+        with turn or nullcontext():
+            ticket_ids = _reserve_ids(session, Ticket, len(todo))
+            message_ids = _reserve_ids(session, Message, len(todo) + sum(map(_paired, todo)))
         identities = _identities(session, plan, todo, now)
         ticket_rows = []
         for r in todo:
@@ -506,7 +586,7 @@ def _write_chunk(
                     "updated_at": now,
                 }
             )
-        ticket_ids = _insert_with_ids(session, Ticket, ticket_rows)
+        _insert_with_ids(session, Ticket, ticket_rows, ticket_ids)
         firsts: list[dict[str, Any]] = []  # email / text, or the template of a pair
         seconds: list[tuple[int, dict[str, Any]]] = []  # (index in firsts, content message)
         for r, tid, trow in zip(todo, ticket_ids, ticket_rows, strict=True):
@@ -516,12 +596,14 @@ def _write_chunk(
                     firsts.append(m)
                 else:
                     seconds.append((len(firsts) - 1, m))
-        first_ids = _insert_with_ids(session, Message, firsts)
+        first_ids = _insert_with_ids(session, Message, firsts, message_ids[: len(firsts)])
         second_ids: list[int] = []
         if seconds:
             for index, m in seconds:
                 m["after_message_id"] = first_ids[index]
-            second_ids = _insert_with_ids(session, Message, [m for _, m in seconds])
+            second_ids = _insert_with_ids(
+                session, Message, [m for _, m in seconds], message_ids[len(firsts) :]
+            )
         trail: list[dict[str, Any]] = []
         for r, tid, trow in zip(todo, ticket_ids, ticket_rows, strict=True):
             cplan = plan.channels[r.channel_id or 0]
@@ -567,18 +649,17 @@ def _write_chunk(
         return len(ticket_ids), len(first_ids) + len(second_ids), len(rows) - len(todo)
 
 
-def _insert_with_ids(session: Session, model: type[Any], rows: list[dict[str, Any]]) -> list[int]:
-    """Insert rows with ids reserved up front, in multi-row statements (no per-row RETURNING).
+def _reserve_ids(session: Session, model: type[Any], n: int) -> list[int]:
+    """``n`` new ids of that table, ascending, for multi-row inserts without RETURNING.
 
-    PostgreSQL: ids from the table's own sequence. SQLite: this transaction is the only
+    PostgreSQL: from the table's own sequence. SQLite: this transaction is the only
     writer (``BEGIN IMMEDIATE``), so the ids after the largest one are ours.
     """
-    if not rows:
+    if n <= 0:
         return []
     table = cast(Table, model.__table__)
-    n = len(rows)
     if session.get_bind().dialect.name == "postgresql":
-        ids = list(
+        return list(
             session.execute(
                 text(
                     "SELECT nextval(pg_get_serial_sequence(:t, 'id')) FROM generate_series(1, :n)"
@@ -586,12 +667,25 @@ def _insert_with_ids(session: Session, model: type[Any], rows: list[dict[str, An
                 {"t": table.name, "n": n},
             ).scalars()
         )
-    else:
-        start = int(session.execute(select(func.coalesce(func.max(table.c.id), 0))).scalar() or 0)
-        ids = list(range(start + 1, start + n + 1))
+    start = int(session.execute(select(func.coalesce(func.max(table.c.id), 0))).scalar() or 0)
+    return list(range(start + 1, start + n + 1))
+
+
+def _insert_with_ids(
+    session: Session,
+    model: type[Any],
+    rows: list[dict[str, Any]],
+    ids: list[int] | None = None,
+) -> list[int]:
+    """Insert rows in multi-row statements with the given (else newly reserved) ids."""
+    if not rows:
+        return []
+    if ids is None:
+        ids = _reserve_ids(session, model, len(rows))
+    assert len(ids) == len(rows)
     for row, new_id in zip(rows, ids, strict=True):
         row["id"] = new_id
-    fast_insert(session, table, rows)
+    fast_insert(session, cast(Table, model.__table__), rows)
     return ids
 
 
@@ -722,6 +816,11 @@ def _name(loaded: LoadedList, row: RowVerdict) -> str:
     return (row.values.get(column) or "").strip() if column else ""
 
 
+def _paired(row: RowVerdict) -> bool:
+    """The row's ticket gets two messages: a WhatsApp template, then its content (R12)."""
+    return row.action in (Action.TEMPLATE_THEN_HOLD, Action.TEMPLATE_THEN_SEND)
+
+
 def _messages(
     plan: _Plan,
     campaign_id: int,
@@ -791,7 +890,7 @@ def _messages(
             )
         ]
     text = ticket["body"]
-    if row.action in (None, Action.SEND):
+    if not _paired(row):
         return [message("text", "", {"text": text})]
     template = cplan.template
     assert template is not None  # eligibility said a default template exists

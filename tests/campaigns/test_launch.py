@@ -115,6 +115,51 @@ def test_two_launches_at_the_same_moment_create_no_duplicate(email_app):
     assert sum(r.tickets_created for r in results) == 600
 
 
+def test_many_chunks_keep_the_list_order_and_a_failed_chunk_is_filled_by_relaunch(
+    email_app, monkeypatch
+):
+    """Chunks are written two at a time on PostgreSQL: the tickets still follow the list,
+    progress counts up to the total, and a chunk that fails leaves the others whole; the
+    relaunch adds exactly what is missing."""
+    monkeypatch.setattr(svc, "CHUNK", 7)
+    rows = "".join(f"c{i}@example.com;C{i};O-{i}\n" for i in range(60))
+    source = ("Email;Имя;order_id\n" + rows).encode()
+    real = svc._write_chunk
+    failed = []
+
+    def flaky(app, plan, campaign_id, chunk, *args):
+        if chunk[0].values["order_id"] == "O-21" and not failed:
+            failed.append(chunk[0].row_number)
+            raise OSError("disk full")
+        return real(app, plan, campaign_id, chunk, *args)
+
+    monkeypatch.setattr(svc, "_write_chunk", flaky)
+    with pytest.raises(OSError, match="disk full"):
+        svc.launch(email_app, request(source=source, campaign_key="big"), "lead")
+    written = count(email_app, Ticket)
+    assert written % 7 == 0 and 21 <= written < 60  # whole chunks only, the failed one absent
+    seen = []
+    again = svc.launch(
+        email_app,
+        request(source=source, campaign_key="big"),
+        "lead",
+        progress=lambda stage, done, total: seen.append((stage, done, total)),
+    )
+    assert again.tickets_created == 60 - written and again.already_queued == written
+    creates = [done for stage, done, _ in seen if stage == "create"]
+    assert creates == sorted(creates) and creates[-1] == 60
+    with email_app.db.reader() as s:
+        orders = [f["order_id"] for f in s.scalars(select(Ticket.fields).order_by(Ticket.id))]
+        keys = list(s.scalars(select(Message.idempotency_key)))
+    assert sorted(orders) == sorted(f"O-{i}" for i in range(60))
+    assert len(keys) == len(set(keys)) == 60
+    # apart from the chunk filled in afterwards, the tickets follow the list
+    gap = {f"O-{i}" for i in range(21, 28)}
+    assert [o for o in orders if o not in gap] == [
+        f"O-{i}" for i in range(60) if f"O-{i}" not in gap
+    ]
+
+
 def test_key_reused_for_another_message_is_refused(email_app):
     svc.launch(email_app, request(campaign_key="k1"), "lead")
     with pytest.raises(Refused):
