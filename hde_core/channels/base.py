@@ -177,11 +177,13 @@ def hmac_sha256_hex(key: str, body: bytes) -> str:
     return hmac.new(key.encode("utf-8"), body, hashlib.sha256).hexdigest()
 
 
-def new_http_client(**kwargs: Any) -> httpx.AsyncClient:
+def new_http_client(
+    client_class: type[httpx.AsyncClient] = httpx.AsyncClient, **kwargs: Any
+) -> httpx.AsyncClient:
     kwargs.setdefault("timeout", DEFAULT_TIMEOUT)
     kwargs.setdefault("headers", {"User-Agent": USER_AGENT})
     kwargs.setdefault("limits", httpx.Limits(max_connections=200, max_keepalive_connections=50))
-    return httpx.AsyncClient(**kwargs)
+    return client_class(**kwargs)
 
 
 class HttpAdapter(ChannelAdapter):

@@ -49,7 +49,7 @@ from hde_core.dispatch.delivery import (
     send_one,
     sendable_channels,
 )
-from hde_core.dispatch.transport import AiohttpTransport
+from hde_core.dispatch.transport import DispatchClient
 from hde_core.domain.outcomes import Disconnected, Fail, Hold, Retry, SendOutcome, Sent
 
 log = logging.getLogger("hde.worker")
@@ -426,7 +426,7 @@ async def _first(*waits: Coroutine[Any, Any, Any]) -> None:
 
 
 def _http_client(options: WorkerOptions) -> httpx.AsyncClient:
-    kwargs: dict[str, object] = {"transport": AiohttpTransport(limit=options.concurrency)}
+    kwargs: dict[str, object] = {"limit": options.concurrency}
     if options.http_timeout is not None:
         kwargs["timeout"] = httpx.Timeout(options.http_timeout)
-    return new_http_client(**kwargs)
+    return new_http_client(DispatchClient, **kwargs)
