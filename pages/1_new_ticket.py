@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from hde_core.console import current_lang, formatter, get_app, page, tr
+from hde_core.console.widgets import optional_select
 from hde_core.domain.channels import ChannelKind
 from hde_core.domain.roles import Permission
 from hde_core.errors import Refused
@@ -121,12 +122,12 @@ priority = col1.selectbox(
     format_func=formatter("priority"),
     key="nt_priority",
 )
-unassigned = tr("ticket.unassigned")
-assignee = col2.selectbox(
+assignee = optional_select(
     tr("ticket.assignee"),
-    [""] + options.assignees,
+    options.assignees,
+    tr("ticket.unassigned"),
     key="nt_assignee",
-    format_func=lambda v: v or unassigned,
+    where=col2,
 )
 fields: dict[str, str] = {}
 for f in options.fields:
@@ -163,8 +164,15 @@ if st.button(
             result = initiate_ticket(app, request, user.login)
     except Refused as refused:
         st.error(tr("cli.ticket.refused"))
+        # the form's own labels, so the message names what the team lead sees
+        names = {
+            "subject": tr("ticket.subject"),
+            "body": tr("ticket.body"),
+            "priority": tr("ticket.priority"),
+            "assignee": tr("ticket.assignee"),
+        } | {f.key: f.label for f in options.fields}
         for e in refused.errors:
-            st.markdown(f"- {tr(f'field_error.{e.code}', field=e.field, **e.params)}")
+            st.markdown(f"- {e.message(current_lang(), names)}")
     else:
         st.session_state["nt_last_ticket"] = result.ticket_id
         st.success(

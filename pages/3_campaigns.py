@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from hde_core.console import charts, current_lang, formatter, get_app, page, tr
-from hde_core.console.widgets import blank_as, page_number
+from hde_core.console.widgets import optional_select, page_number
 from hde_core.domain.roles import Permission
 from hde_core.domain.statuses import MessageStatus
 from hde_core.errors import HdeError
@@ -124,11 +124,12 @@ statuses = f1.multiselect(
     placeholder=tr("campaigns_page.filter.any"),
     key="cp_status",
 )
-channel = f2.selectbox(
+channel = optional_select(
     tr("campaigns_page.filter.channel"),
-    [""] + report.channels,
-    format_func=blank_as(tr("campaigns_page.filter.all")),
+    report.channels,
+    tr("campaigns_page.filter.all"),
     key="cp_channel",
+    where=f2,
 )
 search = f3.text_input(tr("campaigns_page.filter.search"), key="cp_search")
 filters = {"statuses": statuses, "channel": channel or None, "search": search or None}

@@ -7,7 +7,7 @@ from __future__ import annotations
 import streamlit as st
 
 from hde_core.console import current_lang, formatter, get_app, page, settings_tabs, tr
-from hde_core.console.widgets import blank_as
+from hde_core.console.widgets import blank_as, optional_select
 from hde_core.domain.channels import PROVIDERS_BY_KIND, ChannelKind, Provider
 from hde_core.domain.roles import Permission
 from hde_core.errors import HdeError
@@ -200,12 +200,12 @@ with tabs[0]:
             )
         departments = [d.name for d in list_departments(app)]
         current_dept = view.department if view else None
-        st.selectbox(
+        optional_select(
             tr("channels_page.field_label.department"),
-            [""] + departments,
-            index=([""] + departments).index(current_dept) if current_dept in departments else 0,
-            format_func=blank_as(tr("channels_page.none")),
+            departments,
+            tr("channels_page.none"),
             key=f"ch_department_{suffix}",
+            current=current_dept,
         )
         r_cols = st.columns(3)
         r_cols[0].number_input(
@@ -390,14 +390,12 @@ with tabs[0]:
                 key=f"ch_r11_rules_{suffix}",
                 help=tr("channels_page.r11.rules_help"),
             )
-            choice = st.selectbox(
+            choice = optional_select(
                 tr("channels_page.r11.default"),
-                [""] + refs,
-                index=([""] + refs).index(ws.default_template)
-                if ws.default_template in refs
-                else 0,
-                format_func=blank_as(tr("channels_page.none")),
+                refs,
+                tr("channels_page.none"),
                 key=f"ch_r11_default_{suffix}",
+                current=ws.default_template,
             )
             if not refs:
                 st.caption(tr("channels_page.r11.no_approved"))

@@ -6,11 +6,16 @@ import pandas as pd
 import streamlit as st
 
 from hde_core.console import current_lang, get_app, page, tr
-from hde_core.console.widgets import blank_as
+from hde_core.console.widgets import optional_select
 from hde_core.domain.roles import Permission
 from hde_core.errors import HdeError
 from hde_core.services.settings_admin import preview_template, template_sync_times
-from hde_core.services.templates import sync_templates, template_rows
+from hde_core.services.templates import (
+    TEMPLATE_FILTERS,
+    filter_template_rows,
+    sync_templates,
+    template_rows,
+)
 
 #: Background of the status cell: approved green, waiting amber, anything else red.
 STATUS_STYLE = {
@@ -82,10 +87,10 @@ def _sync() -> None:
 
 with right:
     if user.can(Permission.MANAGE_TEMPLATES):
-        st.selectbox(
+        optional_select(
             tr("templates_page.sync_channel"),
-            [""] + list(synced),
-            format_func=blank_as(tr("templates_page.all_channels")),
+            list(synced),
+            tr("templates_page.all_channels"),
             key="tp_sync_channel",
         )
         st.button(tr("templates_page.sync_now"), key="tp_sync", type="primary", on_click=_sync)
@@ -105,8 +110,7 @@ def _distinct(field: str) -> list[str]:
     return sorted({str(r[field]) for r in rows})
 
 
-FILTERS = ("channel", "status", "category", "language")
-f = st.columns(len(FILTERS) + 1)
+f = st.columns(len(TEMPLATE_FILTERS) + 1)
 picked = {
     field: f[i].multiselect(
         tr(f"templates_page.col.{field}"),
@@ -114,15 +118,10 @@ picked = {
         placeholder=tr("campaigns_page.filter.any"),
         key=f"tp_f_{field}",
     )
-    for i, field in enumerate(FILTERS)
+    for i, field in enumerate(TEMPLATE_FILTERS)
 }
-name_query = f[-1].text_input(tr("templates_page.filter.name"), key="tp_f_name").strip().lower()
-shown = [
-    r
-    for r in rows
-    if all(not chosen or r[field] in chosen for field, chosen in picked.items())
-    and (not name_query or name_query in r["name"].lower())
-]
+name_query = f[-1].text_input(tr("templates_page.filter.name"), key="tp_f_name")
+shown = filter_template_rows(rows, picked, name_query)
 st.caption(tr("templates_page.shown", shown=len(shown), total=len(rows)))
 status_col = tr("templates_page.col.status")
 frame = pd.DataFrame(

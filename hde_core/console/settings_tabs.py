@@ -13,7 +13,7 @@ import streamlit as st
 
 from hde_core.bootstrap import App
 from hde_core.console import ConsoleUser, formatter, tr
-from hde_core.console.widgets import blank_as, page_number
+from hde_core.console.widgets import optional_select, page_number
 from hde_core.domain.roles import Permission
 from hde_core.domain.tickets import NotificationKind
 from hde_core.errors import HdeError
@@ -82,10 +82,10 @@ def departments(app: App, user: ConsoleUser, lang: str) -> None:
     show_notice("dp")
     if is_admin:
         names = [d.name for d in depts]
-        chosen = st.selectbox(
+        chosen = optional_select(
             tr("channels_page.pick_department"),
-            [""] + names,
-            format_func=blank_as(tr("channels_page.new_department")),
+            names,
+            tr("channels_page.new_department"),
             key="dp_pick",
         )
         dept = next((d for d in depts if d.name == chosen), None)
@@ -158,10 +158,10 @@ def custom_fields(app: App, user: ConsoleUser, lang: str) -> None:
     show_notice("cf")
     if is_lead:
         keys = [f.key for f in fields]
-        fkey = st.selectbox(
+        fkey = optional_select(
             tr("channels_page.pick_field"),
-            [""] + keys,
-            format_func=blank_as(tr("channels_page.new_field")),
+            keys,
+            tr("channels_page.new_field"),
             key="cf_pick",
         )
         current = next((f for f in fields if f.key == fkey), None)
@@ -381,11 +381,12 @@ def opt_outs(app: App, channel_names: list[str]) -> None:
     """Who must not be messaged (R15), paginated, exportable."""
     st.caption(tr("channels_page.opt_outs_help"))
     o1, o2 = st.columns([1, 2])
-    oo_channel = o1.selectbox(
+    oo_channel = optional_select(
         tr("campaigns_page.filter.channel"),
-        [""] + channel_names,
-        format_func=blank_as(tr("campaigns_page.filter.all")),
+        channel_names,
+        tr("campaigns_page.filter.all"),
         key="oo_channel",
+        where=o1,
     )
     oo_search = o2.text_input(tr("campaigns_page.filter.search"), key="oo_search")
     total = list_opt_outs(app, oo_channel or None, oo_search, limit=0).total

@@ -6,12 +6,39 @@ language is unknown: so labels are translated first and the function only picks 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Any
 
 
 def blank_as(label: str) -> Callable[[str], str]:
     """Show the empty choice ("", meaning "all" or "none" or "new") as ``label``."""
     return lambda value: value or label
+
+
+def optional_select(
+    label: str,
+    options: Sequence[str],
+    blank: str,
+    *,
+    key: str,
+    current: str | None = None,
+    where: Any = None,
+) -> str:
+    """A choice among ``options`` with an empty first choice shown as ``blank`` ("all",
+    "none" or "new"); starts on ``current`` when it is one of them. Returns "" for the
+    empty choice. ``where``: a column or container (default: the page)."""
+    import streamlit as st
+
+    choices = ["", *options]
+    return str(
+        (where or st).selectbox(
+            label,
+            choices,
+            index=choices.index(current) if current in choices else 0,
+            format_func=blank_as(blank),
+            key=key,
+        )
+    )
 
 
 def page_number(label: str, pages: int, key: str) -> int:

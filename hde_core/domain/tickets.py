@@ -35,6 +35,18 @@ class FieldError:
     code: str
     params: dict[str, str] = dc_field(default_factory=dict)
 
+    def message(self, lang: str | None = None, names: Mapping[str, str] | None = None) -> str:
+        """The sentence a person reads. ``names``: what the face calls each field (the
+        console: the form's labels); otherwise the field's key — for a custom field with
+        its label beside it, as the command line's ``--field KEY=VALUE`` needs the key."""
+        from hde_core.i18n import t
+
+        label = str(self.params.get("label") or "")
+        name = (names or {}).get(self.field) or self.field
+        if label and label != name:
+            name = label if names is not None else f"{name} ({label})"
+        return t(f"field_error.{self.code}", lang, **{**self.params, "field": name})
+
 
 @dataclass(frozen=True)
 class CustomFieldRule:

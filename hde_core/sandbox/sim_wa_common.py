@@ -50,6 +50,7 @@ from hde_core.sandbox.sim_common import (
     WebhookTarget,
     bad_request,
     json_body,
+    load_config,
 )
 
 WINDOW_SECONDS = 24 * 3600
@@ -328,7 +329,7 @@ class WaSimulator(Simulator):
     display_phone_number = "15550100001"
 
     def __init__(self, config: WaSimConfig | None = None) -> None:
-        super().__init__(config or WaSimConfig())
+        super().__init__(config or load_config(WaSimConfig))
         self.config: WaSimConfig
         self.catalogue: list[dict[str, Any]] = copy.deepcopy(DEFAULT_TEMPLATES)
         self.users: dict[str, SimUser] = {}

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Coroutine, Mapping
+from collections.abc import Collection, Coroutine, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
@@ -334,6 +334,26 @@ def template_rows(
                 )
     rows.sort(key=lambda r: (r["channel"], not r["default"], r["name"], r["language"]))
     return rows
+
+
+#: The columns of :func:`template_rows` that :func:`filter_template_rows` can pick values of.
+TEMPLATE_FILTERS = ("channel", "status", "category", "language")
+
+
+def filter_template_rows(
+    rows: Sequence[Mapping[str, Any]],
+    picked: Mapping[str, Collection[str]],
+    name_query: str = "",
+) -> list[Mapping[str, Any]]:
+    """Rows whose value is among the picked ones in every filtered column (an empty pick
+    keeps all) and whose name contains ``name_query`` (case-insensitive)."""
+    query = name_query.strip().lower()
+    return [
+        r
+        for r in rows
+        if all(not chosen or r[field] in chosen for field, chosen in picked.items())
+        and (not query or query in str(r["name"]).lower())
+    ]
 
 
 # -- periodic sync ------------------------------------------------------------------------

@@ -44,7 +44,8 @@ def test_missing_required_field_is_explained(console_app, tmp_path, smtp_sink):
     fill(at, nt_subject="Hi", nt_body="Body")
     at.button(key="nt_submit").click().run()
     assert at.error[0].value == "The ticket was not created:"
-    assert "order_id: required, fill it in." in at.markdown[-1].value
+    # named by the label the form shows, not by the field's key
+    assert "Order number: required, fill it in." in at.markdown[-1].value
 
 
 def test_find_existing_client_and_insert_a_tag(console_app, tmp_path, smtp_sink):

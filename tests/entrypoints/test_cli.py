@@ -93,7 +93,7 @@ def test_refused_ticket_exits_1_with_one_error_per_field(provisioned, smtp_sink)
     assert lines == [
         "  - subject: required, fill it in.",
         "  - body: required, fill it in.",
-        "  - order_id: required, fill it in.",
+        "  - order_id (Order number): required, fill it in.",
     ]
     assert "Traceback" not in run.stderr
     assert list_mail(smtp_sink.directory) == []

@@ -16,6 +16,7 @@ from hde_core.sandbox.sim_wa_common import DEFAULT_TEMPLATES
 from hde_core.sandbox.smtp_sink import free_port
 from hde_core.services import pricing
 from hde_core.services.templates import (
+    filter_template_rows,
     render_template_preview,
     set_sync_interval,
     sync_due_templates,
@@ -138,6 +139,18 @@ def test_list_puts_the_default_first_and_filters_approved(app, world):
     assert rows[0]["name"] == "hde_first_contact" and rows[0]["default"]
     approved = template_rows(app, "wa", approved_only=True)
     assert {r["status"] for r in approved} == {"APPROVED"} and len(approved) == 5
+
+
+def test_filter_keeps_rows_matching_every_picked_column_and_the_name(app, world):
+    sync_templates(app, "wa")
+    rows = template_rows(app, "wa")
+    assert filter_template_rows(rows, {"status": []}) == rows  # nothing picked: all
+    approved = filter_template_rows(rows, {"status": ["APPROVED"]})
+    assert approved and {r["status"] for r in approved} == {"APPROVED"}
+    assert len(approved) < len(rows)
+    both = filter_template_rows(rows, {"status": ["APPROVED"], "language": ["ru"]}, " ORDER ")
+    assert [(r["name"], r["language"]) for r in both] == [("order_update", "ru")]
+    assert filter_template_rows(rows, {"channel": ["other"]}) == []
 
 
 # -- the team lead's settings (R11, R12) --------------------------------------------------

@@ -8,12 +8,11 @@ from hde_core.bootstrap import App
 from hde_core.domain.tickets import FieldError
 from hde_core.entrypoints.cli.common import CliState, json_option, needs_app, print_json, say, warn
 from hde_core.errors import Refused, UsageError
-from hde_core.i18n import t
 from hde_core.services.tickets import TicketRequest, initiate_ticket
 
 
 def field_error_text(error: FieldError) -> str:
-    return t(f"field_error.{error.code}", field=error.field, **error.params)
+    return error.message()
 
 
 def parse_fields(values: tuple[str, ...]) -> dict[str, str]:
