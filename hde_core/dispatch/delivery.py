@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session, aliased
 
 from hde_core.bootstrap import App
 from hde_core.channels.base import ChannelAdapter, ChannelConfig, OutgoingMessage, new_http_client
-from hde_core.channels.registry import ADAPTERS, build_adapter
+from hde_core.channels.registry import build_adapter
 from hde_core.db.bulk import fast_insert
 from hde_core.db.models import (
     CLAIMABLE_SQL,
@@ -47,7 +47,7 @@ from hde_core.db.models import (
     PendingStatus,
 )
 from hde_core.dispatch.ratelimit import lock_bucket
-from hde_core.domain.channels import ConnectionStatus, Provider
+from hde_core.domain.channels import ConnectionStatus
 from hde_core.domain.outcomes import (
     Disconnected,
     ErrorClass,
@@ -61,7 +61,7 @@ from hde_core.domain.retry import RetryPolicy
 from hde_core.domain.statuses import CLAIMABLE, HANDED_OVER, MessageStatus
 from hde_core.errors import ConfigError
 from hde_core.services import audit
-from hde_core.services.channels import channel_config
+from hde_core.services.channels import channel_config, recipient_interval
 from hde_core.services.contacts import record_opt_out
 from hde_core.services.statuses import apply_status
 from hde_core.services.templates import current_template_status
@@ -176,22 +176,6 @@ class ChannelLimits:
     max_attempts: int
     #: Seconds between two messages to one recipient, when the provider has such a rule.
     per_recipient: float | None
-
-
-def recipient_interval(channel: Any) -> float | None:
-    """Per-recipient pacing: the channel's setting, else the provider's default."""
-    override = (channel.settings or {}).get("per_recipient_interval")
-    if override is not None:
-        try:
-            value = float(override)
-        except (TypeError, ValueError):
-            value = 0.0
-        return value if value > 0 else None
-    try:
-        adapter = ADAPTERS.get(Provider(channel.provider))
-    except ValueError:
-        adapter = None
-    return adapter.per_recipient_interval if adapter else None
 
 
 #: The channel columns a claim reads (a plain row: loading the ORM object costs more).

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hde_core.channels.base import ChannelConfig
+from hde_core.channels.registry import ADAPTERS
 from hde_core.db.models import Channel, Department, WaTemplate
 from hde_core.domain.channels import ChannelKind, ConnectionStatus, Provider
 from hde_core.domain.eligibility import ChannelState
@@ -61,3 +64,19 @@ def channel_state(session: Session, channel: Channel) -> ChannelState:
         rules_acknowledged=channel.rules_ack_at is not None,
         send_after_template=channel.send_after_template,
     )
+
+
+def recipient_interval(channel: Any) -> float | None:
+    """Per-recipient pacing: the channel's setting, else the provider's default."""
+    override = (channel.settings or {}).get("per_recipient_interval")
+    if override is not None:
+        try:
+            value = float(override)
+        except (TypeError, ValueError):
+            value = 0.0
+        return value if value > 0 else None
+    try:
+        adapter = ADAPTERS.get(Provider(channel.provider))
+    except ValueError:
+        adapter = None
+    return adapter.per_recipient_interval if adapter else None

@@ -27,14 +27,13 @@ from jinja2 import TemplateSyntaxError
 from sqlalchemy.orm import Session
 
 from hde_core.bootstrap import App
-from hde_core.channels.registry import adapter_class
 from hde_core.channels.wa_common import APPROVED
 from hde_core.db.models import Channel, WaTemplate
 from hde_core.domain.channels import ChannelKind
 from hde_core.domain.tickets import FieldError
 from hde_core.errors import InputError, NotFound, Refused, UsageError
 from hde_core.services import audit
-from hde_core.services.channels import channel_by_name
+from hde_core.services.channels import channel_by_name, recipient_interval
 from hde_core.services.rendering import check_template_syntax, render_text
 from hde_core.services.templates import find_template, render_template_preview, split_template_ref
 
@@ -90,9 +89,7 @@ def _summary(session: Session, channel: Channel) -> WaSettings:
     )
     mapping = {str(k): str(v) for k, v in ((channel.settings or {}).get(PARAMS_KEY) or {}).items()}
     names = list(template.param_names or []) if template else []
-    interval = (channel.settings or {}).get("per_recipient_interval")
-    if interval is None:
-        interval = getattr(adapter_class(channel.provider), "per_recipient_interval", None)
+    interval = recipient_interval(channel)  # what the dispatcher will keep to
     return WaSettings(
         channel=channel.name,
         provider=channel.provider,
@@ -105,7 +102,7 @@ def _summary(session: Session, channel: Channel) -> WaSettings:
         unmapped_params=[n for n in names if not mapping.get(n, "").strip()],
         send_after_template=channel.send_after_template,
         templates_synced_at=channel.templates_synced_at,
-        per_recipient_interval=float(interval) if interval is not None else None,
+        per_recipient_interval=interval,
         preview=render_template_preview(template, mapping) if template else None,
     )
 

@@ -156,6 +156,27 @@ def test_filter_keeps_rows_matching_every_picked_column_and_the_name(app, world)
 # -- the team lead's settings (R11, R12) --------------------------------------------------
 
 
+def test_settings_show_the_per_recipient_pacing_the_dispatcher_keeps(app, world):
+    from hde_core.dispatch.delivery import _sendable_channel
+
+    def both():
+        with app.db.transaction() as s:
+            channel = s.scalar(select(Channel).where(Channel.name == "wa"))
+            kept = _sendable_channel(s, channel.id, channel.created_at).per_recipient
+        return get_wa_settings(app, "wa").per_recipient_interval, kept
+
+    assert both() == (None, None)  # provisioned with 0: no pacing, and the summary says so
+    for setting, expected in (("2.5", 2.5), (None, 6.0)):  # None: the provider's default
+        with app.db.transaction() as s:
+            channel = s.scalar(select(Channel).where(Channel.name == "wa"))
+            settings = {k: v for k, v in (channel.settings or {}).items()}
+            settings.pop("per_recipient_interval", None)
+            if setting is not None:
+                settings["per_recipient_interval"] = setting
+            channel.settings = settings
+        assert both() == (expected, expected)
+
+
 def test_settings_record_who_acknowledged_and_the_mapping(app, world, clock):
     sync_templates(app, "wa")
     result = update_wa_settings(
