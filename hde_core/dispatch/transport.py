@@ -82,8 +82,8 @@ class _Pool:
 class AiohttpTransport(httpx.AsyncBaseTransport):
     """``httpx``'s own request path, with the bytes carried by ``aiohttp``."""
 
-    def __init__(self, limit: int = 100, pool: _Pool | None = None) -> None:
-        self._pool = pool or _Pool(limit)
+    def __init__(self, pool: _Pool) -> None:
+        self._pool = pool
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         headers = [(k, v) for k, v in request.headers.multi_items() if k != "host"]
@@ -111,7 +111,8 @@ class DispatchClient(httpx.AsyncClient):
 
     def __init__(self, *, limit: int = 100, **kwargs: Any) -> None:
         self._pool = _Pool(limit)
-        kwargs["transport"] = AiohttpTransport(pool=self._pool)
+        # both paths share one pool; closing the client closes the transport, and the pool
+        kwargs["transport"] = AiohttpTransport(self._pool)
         super().__init__(**kwargs)
         timeout = self.timeout
         self._timeouts = {"connect": timeout.connect, "read": timeout.read}
@@ -135,7 +136,7 @@ class DispatchClient(httpx.AsyncClient):
         if params:
             target = target.copy_merge_params(params)
         body = None
-        sent = [(k, v) for k, v in self.headers.multi_items()]
+        sent = self.headers.multi_items()
         if json is not None:
             # exactly httpx's encoding (httpx._content.encode_json)
             body = jsonlib.dumps(
@@ -157,6 +158,3 @@ class DispatchClient(httpx.AsyncClient):
             body,
             self._timeouts,
         )
-
-    async def aclose(self) -> None:
-        await super().aclose()  # closes the transport, and with it the pool

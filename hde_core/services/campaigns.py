@@ -453,9 +453,8 @@ def _overlapped(fn: Callable[[_T], _R], items: Sequence[_T], writers: int) -> It
         return
     with ThreadPoolExecutor(writers, thread_name_prefix="hde-send") as pool:
         running: deque[Future[_R]] = deque()
-        pending = iter(items)
         try:
-            for item in pending:
+            for item in items:
                 running.append(pool.submit(fn, item))
                 if len(running) >= writers:
                     yield running.popleft().result()
@@ -682,7 +681,6 @@ def _insert_with_ids(
         return []
     if ids is None:
         ids = _reserve_ids(session, model, len(rows))
-    assert len(ids) == len(rows)
     for row, new_id in zip(rows, ids, strict=True):
         row["id"] = new_id
     fast_insert(session, cast(Table, model.__table__), rows)
