@@ -6,12 +6,12 @@ import plotly.express as px
 import streamlit as st
 
 from hde_core.console import current_lang, get_app, page, tr
-from hde_core.dispatch.recovery import resend
 from hde_core.domain.roles import Permission
 from hde_core.errors import HdeError
 from hde_core.sandbox.smtp_sink import list_mail, mail_dir
 from hde_core.services.dashboards import overview
 from hde_core.services.health import health
+from hde_core.services.messages import resend
 
 user = page("nav.overview")
 app = get_app()

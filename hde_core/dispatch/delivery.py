@@ -35,10 +35,8 @@ from sqlalchemy.orm import Session, aliased
 from hde_core.bootstrap import App
 from hde_core.channels.base import ChannelAdapter, ChannelConfig, OutgoingMessage, new_http_client
 from hde_core.channels.registry import build_adapter
-from hde_core.db.bulk import fast_insert
 from hde_core.db.models import (
     CLAIMABLE_SQL,
-    AuditEvent,
     Campaign,
     Channel,
     ContactIdentity,
@@ -494,24 +492,19 @@ def add_audit(
 ) -> None:
     """One audit event per message in one multi-row insert (the dispatcher's hot path)."""
     rows = [
-        {
-            "event": event.value,
-            "actor": actor,
-            "at": at,
-            "ticket_id": c.ticket_id,
-            "message_id": c.message.id,
-            "campaign_id": c.campaign_id,
-            "channel_id": c.channel_id,
-            "data": {k: v for k, v in data.items() if v is not None},
-        }
+        audit.event_row(
+            event,
+            actor,
+            at,
+            ticket_id=c.ticket_id,
+            message_id=c.message.id,
+            campaign_id=c.campaign_id,
+            channel_id=c.channel_id,
+            data=data,
+        )
         for c, data in items
     ]
-    insert_audit_rows(session, rows)
-
-
-def insert_audit_rows(session: Session, rows: list[dict[str, Any]]) -> None:
-    """Append audit events (complete column dicts) with one multi-row insert."""
-    fast_insert(session, cast(Table, AuditEvent.__table__), rows)
+    audit.insert_audit_rows(session, rows)
 
 
 # -- send ---------------------------------------------------------------------------------

@@ -12,9 +12,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from hde_core.bootstrap import App
-from hde_core.dispatch.recovery import expire_leases, forget_stale_workers
 from hde_core.services.campaigns import finish_campaigns
 from hde_core.services.channel_checks import CHECK_INTERVAL_SECONDS, periodic_check
+from hde_core.services.health import forget_stale_workers
+from hde_core.services.messages import expire_leases
 from hde_core.services.statuses import purge_pending_statuses
 from hde_core.services.templates import sync_due_templates
 

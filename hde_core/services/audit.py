@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
+from hde_core.db.bulk import fast_insert
 from hde_core.db.models import AuditEvent
 
 
@@ -72,6 +73,36 @@ def record(
         row.at = at
     session.add(row)
     return row
+
+
+def insert_audit_rows(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Append audit events (complete column dicts) with one multi-row insert: the path of
+    the dispatcher, lease recovery and launches, which write one event per message."""
+    fast_insert(session, cast(Table, AuditEvent.__table__), rows)
+
+
+def event_row(
+    event: Event | str,
+    actor: str,
+    at: datetime,
+    *,
+    ticket_id: int | None,
+    message_id: int | None,
+    campaign_id: int | None,
+    channel_id: int | None,
+    data: dict[str, Any],
+) -> dict[str, Any]:
+    """One complete row for :func:`insert_audit_rows` (``None`` values leave ``data``)."""
+    return {
+        "event": str(event),
+        "actor": actor,
+        "at": at,
+        "ticket_id": ticket_id,
+        "message_id": message_id,
+        "campaign_id": campaign_id,
+        "channel_id": channel_id,
+        "data": {k: v for k, v in data.items() if v is not None},
+    }
 
 
 def ticket_trail(session: Session, ticket_id: int) -> list[AuditEvent]:

@@ -55,13 +55,13 @@ from hde_core.db.models import (
     Ticket,
     WaTemplate,
 )
-from hde_core.dispatch.delivery import insert_audit_rows
 from hde_core.domain.channels import ChannelKind
 from hde_core.domain.reasons import Action
 from hde_core.domain.statuses import MessageStatus
 from hde_core.domain.tickets import NotificationKind, Priority, decide_notification
 from hde_core.errors import NotFound, Refused, UsageError
 from hde_core.services import audit, rendering
+from hde_core.services.audit import insert_audit_rows
 from hde_core.services.channels import channel_by_name
 from hde_core.services.lists import (
     LoadedList,

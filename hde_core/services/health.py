@@ -4,11 +4,17 @@ on every overview); the message figures live in :mod:`hde_core.services.dashboar
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
+from sqlalchemy import delete
 from sqlalchemy.engine import make_url
 
 from hde_core.bootstrap import App
 from hde_core.db.migrate import current_heads, script_heads
+from hde_core.db.models import WorkerHeartbeat
+
+#: Heartbeats of workers silent for this long are removed from the health view.
+STALE_HEARTBEAT = timedelta(hours=1)
 
 
 @dataclass
@@ -29,3 +35,13 @@ def health(app: App) -> Health:
         schema_current=heads == script_heads(),
         revision=", ".join(sorted(heads)) or "—",
     )
+
+
+def forget_stale_workers(app: App) -> int:
+    """Drop the heartbeats of workers silent for :data:`STALE_HEARTBEAT`; returns how many."""
+    now = app.clock.now()
+    with app.db.transaction() as session:
+        result = session.execute(
+            delete(WorkerHeartbeat).where(WorkerHeartbeat.heartbeat_at < now - STALE_HEARTBEAT)
+        )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -11,8 +11,8 @@ import pytest
 
 from hde_core.bootstrap import bootstrap
 from hde_core.dispatch.delivery import claim
-from hde_core.dispatch.recovery import expire_leases
 from hde_core.sandbox.smtp_sink import wait_for_mail
+from hde_core.services.messages import expire_leases
 from tests.conftest import make_settings
 from tests.entrypoints.test_cli import hde
 from tests.services.helpers import provision_text

@@ -14,10 +14,10 @@ from sqlalchemy import select
 
 from hde_core.db.models import AuditEvent, Channel, ContactIdentity
 from hde_core.dispatch.delivery import claim, deliver_now, new_worker_id, record_outcomes
-from hde_core.dispatch.recovery import expire_leases, resend
 from hde_core.dispatch.worker import Worker, WorkerOptions
 from hde_core.domain.outcomes import Sent
 from hde_core.errors import PermissionDenied
+from hde_core.services.messages import expire_leases, resend
 from hde_core.services.users import add_user
 from tests.dispatch.helpers import enqueue, message, provision_telegram, statuses
 

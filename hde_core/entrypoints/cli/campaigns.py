@@ -18,12 +18,12 @@ from typing import Any
 import click
 
 from hde_core.bootstrap import App, configure_logging
-from hde_core.dispatch.recovery import resend
 from hde_core.dispatch.worker import Worker, WorkerOptions
 from hde_core.entrypoints.cli.common import CliState, json_option, needs_app, print_json, say, warn
 from hde_core.errors import UsageError
 from hde_core.i18n import t
 from hde_core.services import campaigns as svc
+from hde_core.services.messages import resend
 
 _RELATIVE = re.compile(r"^\+(\d+)([mhd])$")
 

@@ -1,4 +1,4 @@
-"""After a crash: leases that ran out become ``uncertain``; a team lead may resend them.
+"""Messages after a crash: leases that ran out become ``uncertain``; a team lead may resend them.
 
 A worker commits a message as ``sending`` with a lease before it calls the
 provider. If the worker dies (``kill -9``, power cut) before recording the
@@ -13,21 +13,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
 
-from sqlalchemy import delete, exists, select, update
+from sqlalchemy import exists, select, update
 
 from hde_core.bootstrap import App
-from hde_core.db.models import Campaign, Message, User, WorkerHeartbeat
-from hde_core.dispatch.delivery import insert_audit_rows
+from hde_core.db.models import Campaign, Message, User
 from hde_core.domain.roles import Permission, can
 from hde_core.domain.statuses import MessageStatus
 from hde_core.errors import PermissionDenied
 from hde_core.services import audit
 
 S = MessageStatus
-#: Heartbeats of workers silent for this long are removed from the health view.
-STALE_HEARTBEAT = timedelta(hours=1)
 
 
 def expire_leases(app: App) -> int:
@@ -48,32 +44,23 @@ def expire_leases(app: App) -> int:
             .execution_options(synchronize_session=False)
         ).all()
         if rows:
-            insert_audit_rows(
+            audit.insert_audit_rows(
                 session,
                 [
-                    {
-                        "event": audit.Event.MESSAGE_UNCERTAIN.value,
-                        "actor": "dispatcher",
-                        "at": now,
-                        "ticket_id": r.ticket_id,
-                        "message_id": r.id,
-                        "campaign_id": r.campaign_id,
-                        "channel_id": r.channel_id,
-                        "data": {"worker": r.lease_owner, "reason": "lease_expired"},
-                    }
+                    audit.event_row(
+                        audit.Event.MESSAGE_UNCERTAIN,
+                        "dispatcher",
+                        now,
+                        ticket_id=r.ticket_id,
+                        message_id=r.id,
+                        campaign_id=r.campaign_id,
+                        channel_id=r.channel_id,
+                        data={"worker": r.lease_owner, "reason": "lease_expired"},
+                    )
                     for r in rows
                 ],
             )
     return len(rows)
-
-
-def forget_stale_workers(app: App) -> int:
-    now = app.clock.now()
-    with app.db.transaction() as session:
-        result = session.execute(
-            delete(WorkerHeartbeat).where(WorkerHeartbeat.heartbeat_at < now - STALE_HEARTBEAT)
-        )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 @dataclass
