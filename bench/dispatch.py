@@ -42,7 +42,7 @@ from hde_core.config import Settings
 from hde_core.db.migrate import upgrade
 from hde_core.db.models import Message, WorkerHeartbeat
 from hde_core.db.session import Database
-from hde_core.dispatch.delivery import claim_channel, new_worker_id
+from hde_core.dispatch.claim import claim_channel, new_worker_id
 from hde_core.services import campaigns as svc
 from tests.dispatch.fake_telegram import FakeTelegramProcess
 from tests.dispatch.helpers import enqueue, provision_telegram

@@ -6,6 +6,7 @@ import streamlit as st
 
 from hde_core.console import current_lang, formatter, get_app, page, tr
 from hde_core.console.widgets import optional_select
+from hde_core.dispatch.immediate import initiate_ticket
 from hde_core.domain.channels import ChannelKind
 from hde_core.domain.roles import Permission
 from hde_core.errors import Refused
@@ -13,7 +14,7 @@ from hde_core.services.audit import trail_rows
 from hde_core.services.recipients import ChannelOption, channel_options, search_contacts
 from hde_core.services.reference import ticket_form_options
 from hde_core.services.rendering import TAGS
-from hde_core.services.tickets import TicketRequest, initiate_ticket
+from hde_core.services.tickets import TicketRequest
 
 user = page("nav.new_ticket", Permission.CREATE_TICKET)
 app = get_app()

@@ -3,7 +3,7 @@
 One worker keeps up to ``concurrency`` sends in flight. Three tasks share it:
 
 - the **claimer** asks each sendable channel for as many due messages as its
-  shared token bucket allows (:func:`~hde_core.dispatch.delivery.claim_channel`:
+  shared token bucket allows (:func:`~hde_core.dispatch.claim.claim_channel`:
   committed as ``sending`` before any network call) and starts one send per
   message; when nothing is due it sleeps until a token, a paused channel or the
   poll interval comes;
@@ -38,17 +38,16 @@ from hde_core.bootstrap import App
 from hde_core.channels.base import new_http_client
 from hde_core.db.models import WorkerHeartbeat
 from hde_core.dispatch import periodic
-from hde_core.dispatch.delivery import (
+from hde_core.dispatch.claim import (
     DEFAULT_LEASE,
-    AdapterCache,
     Claimed,
     claim_channel,
     new_worker_id,
     nothing_due,
-    record_outcomes,
-    send_one,
     sendable_channels,
 )
+from hde_core.dispatch.record import record_outcomes
+from hde_core.dispatch.send import AdapterCache, send_one
 from hde_core.dispatch.transport import DispatchClient
 from hde_core.domain.outcomes import Disconnected, Fail, Hold, Retry, SendOutcome, Sent
 

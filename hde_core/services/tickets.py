@@ -1,6 +1,7 @@
 """Initiate one ticket (R2–R8, R12): validate everything, then create the ticket, its
-contact identity, its outbox message(s) and audit events in one transaction, then
-deliver at once through the same path the dispatcher uses.
+contact identity, its outbox message(s) and audit events in one transaction. Delivering
+at once is the caller's next step (:func:`hde_core.dispatch.immediate.initiate_ticket`,
+the path the dispatcher uses): services import nothing from dispatch.
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ from hde_core.db.models import (
     User,
     WaTemplate,
 )
-from hde_core.dispatch.delivery import deliver_now
 from hde_core.domain.addresses import (
     Normalised,
     normalise_email,
@@ -468,11 +468,3 @@ def refresh(app: App, result: TicketResult) -> TicketResult:
             for m in rows
         ]
     return result
-
-
-def initiate_ticket(app: App, req: TicketRequest, actor: str, deliver: bool = True) -> TicketResult:
-    """Create the ticket and hand its message to the provider at once."""
-    result = create_ticket(app, req, actor)
-    if deliver and result.messages:
-        deliver_now(app, [m.id for m in result.messages])
-    return refresh(app, result)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from hde_core.bootstrap import bootstrap
-from hde_core.dispatch.delivery import claim
+from hde_core.dispatch.claim import claim
 from hde_core.sandbox.smtp_sink import wait_for_mail
 from hde_core.services.messages import expire_leases
 from tests.conftest import make_settings

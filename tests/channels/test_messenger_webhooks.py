@@ -9,8 +9,9 @@ import pytest
 from sqlalchemy import func, select
 
 from hde_core.db.models import AuditEvent, ContactIdentity, InboundMessage, Message
+from hde_core.dispatch.immediate import initiate_ticket
 from hde_core.services.channel_checks import register_webhooks
-from hde_core.services.tickets import TicketRequest, initiate_ticket
+from hde_core.services.tickets import TicketRequest
 from tests.channels.messengers import (
     control,
     fixture,

@@ -1,6 +1,7 @@
 """The console home page (Streamlit AppTest): the core is up, channels and sandbox mail shown."""
 
-from hde_core.services.tickets import TicketRequest, initiate_ticket
+from hde_core.dispatch.immediate import initiate_ticket
+from hde_core.services.tickets import TicketRequest
 from tests.console.conftest import run_page
 from tests.services.helpers import provision_email
 

@@ -1,7 +1,8 @@
 """The new-ticket page: find a client, see the channel verdict, send, see the trail (issue 7 §3)."""
 
+from hde_core.dispatch.immediate import initiate_ticket
 from hde_core.sandbox.smtp_sink import wait_for_mail
-from hde_core.services.tickets import TicketRequest, initiate_ticket
+from hde_core.services.tickets import TicketRequest
 from tests.console.conftest import run_page
 from tests.services.helpers import provision_email
 

@@ -13,7 +13,9 @@ import pytest
 from sqlalchemy import select
 
 from hde_core.db.models import AuditEvent, Channel, ContactIdentity
-from hde_core.dispatch.delivery import claim, deliver_now, new_worker_id, record_outcomes
+from hde_core.dispatch.claim import claim, new_worker_id
+from hde_core.dispatch.immediate import deliver_now
+from hde_core.dispatch.record import record_outcomes
 from hde_core.dispatch.worker import Worker, WorkerOptions
 from hde_core.domain.outcomes import Sent
 from hde_core.errors import PermissionDenied

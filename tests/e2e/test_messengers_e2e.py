@@ -22,9 +22,10 @@ from sqlalchemy import select
 
 from hde_core.bootstrap import bootstrap
 from hde_core.db.models import AuditEvent, ContactIdentity, Message
+from hde_core.dispatch.immediate import initiate_ticket
 from hde_core.errors import Refused
 from hde_core.services.channel_checks import register_webhooks
-from hde_core.services.tickets import TicketRequest, initiate_ticket
+from hde_core.services.tickets import TicketRequest
 from tests.channels.messengers import control, messengers, sim_config, wait_until
 from tests.conftest import TEST_SECRET, make_settings
 

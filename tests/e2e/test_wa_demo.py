@@ -8,11 +8,12 @@ import pytest
 from sqlalchemy import select
 
 from hde_core.db.models import Channel, ContactIdentity, Price
+from hde_core.dispatch.immediate import initiate_ticket
 from hde_core.entrypoints.demo import DEMO_FILE, prepare
 from hde_core.sandbox.server import HttpServicesService
 from hde_core.sandbox.smtp_sink import free_port
 from hde_core.sandbox.wa_demo import DEMO_CLIENTS, WaBusinessDemoService
-from hde_core.services.tickets import TicketRequest, initiate_ticket
+from hde_core.services.tickets import TicketRequest
 from hde_core.services.wa_settings import get_wa_settings
 from tests.channels.wa_helpers import wait_until
 from tests.conftest import make_settings

@@ -11,7 +11,8 @@ import pytest
 from sqlalchemy import func, select
 
 from hde_core.db.models import AuditEvent, Channel, Message, Ticket
-from hde_core.dispatch.delivery import deliver_now, nothing_due
+from hde_core.dispatch.claim import nothing_due
+from hde_core.dispatch.immediate import deliver_now, initiate_ticket
 from hde_core.domain.statuses import MessageStatus as S
 from hde_core.errors import Refused
 from hde_core.sandbox.server import HttpServer, build_http_app
@@ -19,7 +20,7 @@ from hde_core.sandbox.smtp_sink import free_port
 from hde_core.services import campaigns
 from hde_core.services.delivery import ticket_summary
 from hde_core.services.templates import sync_templates
-from hde_core.services.tickets import TicketRequest, initiate_ticket
+from hde_core.services.tickets import TicketRequest
 from hde_core.services.wa_settings import update_wa_settings
 from tests.channels.wa_helpers import ANNA, Sim, provision_meta, wait_until
 

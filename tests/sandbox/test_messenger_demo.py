@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from hde_core.db.models import AuditEvent, Channel, ContactIdentity
+from hde_core.dispatch.immediate import initiate_ticket
 from hde_core.entrypoints.demo import DEMO_FILE, SERVICES, prepare
 from hde_core.errors import Refused
 from hde_core.sandbox.messenger_demo import MessengerDemoService, public_url
@@ -18,7 +19,7 @@ from hde_core.sandbox.sim_greenapi import DEMO_PHONES
 from hde_core.sandbox.sim_telegram import DEMO_USER_IDS
 from hde_core.sandbox.smtp_sink import free_port
 from hde_core.services.channel_settings import set_initiation
-from hde_core.services.tickets import TicketRequest, initiate_ticket
+from hde_core.services.tickets import TicketRequest
 from tests.channels.messengers import wait_until
 from tests.conftest import make_settings
 

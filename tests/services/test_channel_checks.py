@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import func, select
 
 from hde_core.db.models import AuditEvent, Channel, Message
-from hde_core.dispatch.delivery import deliver_now
+from hde_core.dispatch.immediate import deliver_now, initiate_ticket
 from hde_core.errors import NotFound
 from hde_core.services.channel_checks import (
     check_channel,
@@ -16,7 +16,7 @@ from hde_core.services.channel_checks import (
     register_webhooks,
 )
 from hde_core.services.provision import provision
-from hde_core.services.tickets import TicketRequest, initiate_ticket
+from hde_core.services.tickets import TicketRequest
 from tests.channels.messengers import control, messengers, wait_until
 
 

@@ -157,7 +157,7 @@ def test_filter_keeps_rows_matching_every_picked_column_and_the_name(app, world)
 
 
 def test_settings_show_the_per_recipient_pacing_the_dispatcher_keeps(app, world):
-    from hde_core.dispatch.delivery import _sendable_channel
+    from hde_core.dispatch.claim import _sendable_channel
 
     def both():
         with app.db.transaction() as s:

@@ -6,10 +6,11 @@ import pytest
 from sqlalchemy import func, select
 
 from hde_core.db.models import AuditEvent, Contact, Message, Ticket
+from hde_core.dispatch.immediate import initiate_ticket
 from hde_core.errors import Refused
 from hde_core.sandbox.smtp_sink import free_port, list_mail, wait_for_mail
 from hde_core.services.audit import ticket_trail
-from hde_core.services.tickets import TicketRequest, initiate_ticket
+from hde_core.services.tickets import TicketRequest
 from hde_core.services.users import add_user
 from tests.services.helpers import provision_email
 

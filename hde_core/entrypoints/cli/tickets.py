@@ -5,10 +5,11 @@ from __future__ import annotations
 import click
 
 from hde_core.bootstrap import App
+from hde_core.dispatch.immediate import initiate_ticket
 from hde_core.domain.tickets import FieldError
 from hde_core.entrypoints.cli.common import CliState, json_option, needs_app, print_json, say, warn
 from hde_core.errors import Refused, UsageError
-from hde_core.services.tickets import TicketRequest, initiate_ticket
+from hde_core.services.tickets import TicketRequest
 
 
 def field_error_text(error: FieldError) -> str:
