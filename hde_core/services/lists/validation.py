@@ -1,42 +1,28 @@
-"""Contact lists (SPEC §2, §5): load a CSV/XLSX export, map its columns, and decide for every
-row who can be reached on the chosen channel(s) and why not — before anything is sent.
+"""Every row's verdict on one channel or an ordered fallback list of channels (R9).
 
-- :func:`load_list` reads the file (encoding and delimiter detected), suggests the column
-  mapping from Russian/English header synonyms or takes the one saved for this list shape.
-- :func:`save_mapping` remembers a confirmed mapping for the shape.
-- :func:`validate_list` gives every row exactly one verdict — ``evaluate``'s, for the
-  channel state and everything the database knows about the recipient — with the first
-  eligible channel of an ordered fallback list (R9).
-- :func:`write_report` writes one row per input row, safe to open in Excel.
-
-A million rows take seconds: whole columns are normalised at once (see
-:mod:`hde_core.lists.phones`, :mod:`hde_core.lists.emails`) and the channel's identities are
-loaded in one query. A bad row never stops the list; it gets its code.
+Whole columns are normalised at once (see :mod:`hde_core.lists.phones`,
+:mod:`hde_core.lists.emails`) and the channel's identities are loaded in one query, while
+the columns are normalised. A bad row never stops the list; it gets its code.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from sqlalchemy import select
 
 from hde_core.bootstrap import App
-from hde_core.clock import utcnow
-from hde_core.db.models import ListMapping
 from hde_core.domain.channels import PHONE_KINDS, ChannelKind
 from hde_core.domain.eligibility import ChannelState
 from hde_core.domain.reasons import Action, Reason
 from hde_core.errors import InputError, UsageError
 from hde_core.i18n import t
-from hde_core.lists.columns import ROLES, shape_key, suggest_mapping, usable_mapping
 from hde_core.lists.engine import (
     ACTIONS,
     REASONS,
@@ -47,143 +33,18 @@ from hde_core.lists.engine import (
 )
 from hde_core.lists.identities import IdentityIndex
 from hde_core.lists.phones import BulkAddresses
-from hde_core.lists.reading import RawList, read_list
 from hde_core.lists.recipients import (
     ChannelRecipients,
     match_addresses,
     normalise_column,
     resolve_messengers,
 )
-from hde_core.lists.report import write_table
-from hde_core.lists.text import as_string_array, is_blank_mask
+from hde_core.lists.text import is_blank_mask
 from hde_core.services.channels import channel_by_name, channel_state
+from hde_core.services.lists.loading import LoadedList
 
 #: Rows normalised per step (bounds memory; one progress tick each).
 CHUNK_ROWS = 250_000
-
-
-@dataclass
-class LoadedList:
-    """A list as read, with its column mapping (role → column)."""
-
-    name: str
-    format: str  # "csv" | "xlsx"
-    encoding: str | None  # None for XLSX
-    delimiter: str | None  # None for XLSX
-    headers: list[str]
-    table: pa.Table
-    mapping: dict[str, str]
-    shape_key: str
-    #: Where the mapping came from: "saved" (this shape's), "suggested", plus "given" overrides.
-    mapping_source: str = "suggested"
-    sheet: str | None = None
-
-    @property
-    def row_count(self) -> int:
-        return self.table.num_rows
-
-    def column(self, name: str) -> list[str]:
-        """All values of one column, in row order."""
-        return [str(v) for v in self.table.column(name).to_pylist()]
-
-    def column_array(self, name: str) -> pa.Array:
-        return as_string_array(self.table.column(name))
-
-    def row(self, index: int) -> dict[str, str]:
-        """Row ``index`` (0-based) as column → original value."""
-        return {h: str(self.table.column(h)[index].as_py()) for h in self.headers}
-
-    def iter_rows(self) -> Iterator[dict[str, str]]:
-        """Every row as column → original value, in order."""
-        for batch in self.table.to_batches(max_chunksize=10_000):
-            columns = [batch.column(i).to_pylist() for i in range(batch.num_columns)]
-            for values in zip(*columns, strict=True):
-                yield dict(zip(self.headers, values, strict=True))
-
-    @property
-    def custom_columns(self) -> list[str]:
-        """Columns not mapped to a role: custom fields and template parameters."""
-        mapped = set(self.mapping.values())
-        return [h for h in self.headers if h not in mapped]
-
-
-def load_list(
-    app: App,
-    source: Path | bytes,
-    *,
-    filename: str | None = None,
-    sheet: str | None = None,
-    mapping: Mapping[str, str] | None = None,
-) -> LoadedList:
-    """Read a list and map its columns. Raises :class:`InputError` (nothing read) for a file
-    that is not a contact list, :class:`UsageError` for a mapping naming no such column."""
-    raw = read_list(source, filename=filename, sheet=sheet, limit_mb=app.settings.upload_limit_mb)
-    name = filename or (source.name if isinstance(source, Path) else "list")
-    key = shape_key(raw.headers)
-    with app.db.reader() as session:
-        saved = session.scalar(select(ListMapping).where(ListMapping.shape_key == key))
-        saved_mapping = usable_mapping(saved.mapping, raw.headers, saved.headers) if saved else {}
-    if saved_mapping:
-        base, source_name = saved_mapping, "saved"
-    else:
-        base, source_name = suggest_mapping(raw.headers), "suggested"
-    result = dict(base)
-    if mapping:
-        for role, column in check_mapping(mapping, raw, name).items():
-            if column:
-                result[role] = column
-            else:
-                result.pop(role, None)
-        source_name += "+given"
-    return LoadedList(
-        name=name,
-        format=raw.format,
-        encoding=raw.encoding,
-        delimiter=raw.delimiter,
-        headers=raw.headers,
-        table=raw.table,
-        mapping={role: result[role] for role in ROLES if role in result},
-        shape_key=key,
-        mapping_source=source_name,
-        sheet=raw.sheet,
-    )
-
-
-def check_mapping(
-    mapping: Mapping[str, str | None], raw: RawList | LoadedList, name: str
-) -> dict[str, str]:
-    """Refuse an unknown role or a column the list does not have (an empty column unmaps)."""
-    out: dict[str, str] = {}
-    for role, column in mapping.items():
-        if role not in ROLES:
-            raise UsageError("lists.error.unknown_role", role=role, roles=", ".join(ROLES))
-        if column and column not in raw.headers:
-            raise UsageError(
-                "lists.error.unknown_column",
-                role=role,
-                column=column,
-                name=name,
-                headers=", ".join(raw.headers),
-            )
-        out[role] = column or ""
-    return out
-
-
-def save_mapping(app: App, loaded: LoadedList, mapping: Mapping[str, str], actor: str) -> None:
-    """Remember ``mapping`` for lists of this shape (the next one maps itself)."""
-    clean = {r: c for r, c in check_mapping(mapping, loaded, loaded.name).items() if c}
-    with app.db.transaction() as session:
-        row = session.scalar(select(ListMapping).where(ListMapping.shape_key == loaded.shape_key))
-        if row is None:
-            row = ListMapping(shape_key=loaded.shape_key)
-            session.add(row)
-        row.headers = list(loaded.headers)
-        row.mapping = {role: clean[role] for role in ROLES if role in clean}
-        row.updated_by = actor[:64]
-        row.updated_at = utcnow()
-
-
-# --- validation ----------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -472,45 +333,3 @@ def _concat(parts: Sequence[ChannelRecipients]) -> ChannelRecipients:
         identity=np.concatenate([p.identity for p in parts]),
         dedupe_key=values if same else pa.concat_arrays([p.dedupe_key for p in parts]),
     )
-
-
-# --- report --------------------------------------------------------------------------
-
-
-def report_header(result: ValidationResult, lang: str | None = None) -> list[str]:
-    ours = [t(f"lists.report.{k}", lang) for k in ("row",)]
-    tail = [
-        t(f"lists.report.{k}", lang)
-        for k in ("recipient", "channel", "code", "field", "message", "action")
-    ]
-    names = ours + list(result.loaded.headers) + tail
-    seen: set[str] = set()
-    out = []
-    for h in names:  # a list column called "Код" must not hide ours
-        candidate, k = h, 2
-        while candidate in seen:
-            candidate, k = f"{h} ({k})", k + 1
-        seen.add(candidate)
-        out.append(candidate)
-    return out
-
-
-def report_rows(result: ValidationResult, lang: str | None = None) -> Iterator[list[str]]:
-    actions = {a: t(f"action.{a.value}", lang) for a in Action}
-    for row in result.iter_rows():
-        yield [
-            str(row.row_number),
-            *(row.values[h] for h in result.loaded.headers),
-            row.recipient or "",
-            row.channel or "",
-            row.reason.value,
-            row.field or "",
-            row.message(lang),
-            actions[row.action] if row.action else "",
-        ]
-
-
-def write_report(result: ValidationResult, path: Path, lang: str | None = None) -> None:
-    """One row per input row: row number, original values, normalised recipient, channel,
-    code, field, message and action. ``.csv`` or ``.xlsx``; written whole or not at all."""
-    write_table(Path(path), report_header(result, lang), report_rows(result, lang))
