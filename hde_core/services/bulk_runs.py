@@ -23,6 +23,7 @@ from sqlalchemy import select
 
 from hde_core.bootstrap import App
 from hde_core.db.models import AuditEvent, Campaign, Channel, Contact, Message, Ticket, User
+from hde_core.domain.campaigns import CampaignStatus, ShownStatus
 from hde_core.domain.roles import Permission, can
 from hde_core.domain.statuses import MessageStatus
 from hde_core.errors import HdeError, NotFound, PermissionDenied
@@ -62,7 +63,7 @@ def launch_key(app: App, base: str) -> str:
             ).all()
         )
     key, n = base, 1
-    while statuses.get(key) == campaigns.CampaignStatus.CANCELLED:
+    while statuses.get(key) == CampaignStatus.CANCELLED:
         n += 1
         key = f"{base}-{n}"
     return key
@@ -197,7 +198,7 @@ class Progress:
             return "failed"
         if self.creating:
             return "starting" if self.campaign_id is None else "creating"
-        if self.status in ("cancelled", "paused"):
+        if self.status in (ShownStatus.CANCELLED, ShownStatus.PAUSED):
             return self.status
         if self.pending:
             return "sending"
@@ -209,7 +210,7 @@ class Progress:
         """Nothing is left to create or to send now (held messages wait for the client)."""
         if self.creating:
             return False
-        if self.error is not None or self.status in ("cancelled", "done"):
+        if self.error is not None or self.status in (ShownStatus.CANCELLED, ShownStatus.DONE):
             return True
         return self.campaign_id is not None and self.pending == 0
 

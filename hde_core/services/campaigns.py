@@ -55,6 +55,7 @@ from hde_core.db.models import (
     Ticket,
     WaTemplate,
 )
+from hde_core.domain.campaigns import CampaignStatus, ShownStatus, can_move
 from hde_core.domain.channels import ChannelKind
 from hde_core.domain.reasons import Action
 from hde_core.domain.statuses import MessageStatus
@@ -81,13 +82,6 @@ CHUNK = 2_000
 WRITERS = 2
 #: Names a placeholder may use besides the list's columns.
 CONTEXT_NAMES = frozenset({"row", "contact", "ticket", "agent"})
-
-
-class CampaignStatus:
-    RUNNING = "running"
-    PAUSED = "paused"
-    CANCELLED = "cancelled"
-    DONE = "done"
 
 
 @dataclass
@@ -986,7 +980,7 @@ def campaign_report(app: App, key: str) -> CampaignReport:
         names = dict(session.execute(select(Channel.id, Channel.name)).all())
         status = c.status
         if status == CampaignStatus.RUNNING and c.scheduled_at and c.scheduled_at > now:
-            status = "scheduled"
+            status = ShownStatus.SCHEDULED
         return CampaignReport(
             key=c.key,
             name=c.name,
@@ -1002,40 +996,63 @@ def campaign_report(app: App, key: str) -> CampaignReport:
         )
 
 
-def _set_status(app: App, key: str, actor: str, new: str, allowed_from: set[str]) -> str:
+#: Why a control is refused, per (wanted status) — the message names what the user can do.
+_REFUSAL = {
+    CampaignStatus.PAUSED: "campaigns.error.cannot_pause",
+    CampaignStatus.RUNNING: "campaigns.error.cannot_resume",
+    CampaignStatus.CANCELLED: "campaigns.error.cannot_cancel",
+}
+
+
+def _move(campaign: Campaign, new: CampaignStatus) -> bool:
+    """Move ``campaign`` to ``new`` if the lifecycle allows it; False when it is there
+    already (a repeated click changes nothing); :class:`Refused` for an illegal move."""
+    current = CampaignStatus(campaign.status)
+    if current == new:
+        return False
+    if not can_move(current, new):
+        reason = (
+            "campaigns.error.cannot_pause_launching"
+            if current == CampaignStatus.LAUNCHING and new == CampaignStatus.PAUSED
+            else _REFUSAL[new]
+        )
+        raise Refused([], reason, key=campaign.key, status=current.value)
+    campaign.status = new
+    return True
+
+
+def _set_status(app: App, key: str, actor: str, new: CampaignStatus) -> None:
     with app.db.transaction() as session:
         campaign = _by_key(session, key)
-        if campaign.status == new:
-            return campaign.status
-        if campaign.status not in allowed_from:
-            raise Refused([], "campaigns.error.cannot_change", key=key, status=campaign.status)
-        campaign.status = new
+        if not _move(campaign, new):
+            return
         campaign.updated_at = app.clock.now()
         event = {
             CampaignStatus.PAUSED: audit.Event.CAMPAIGN_PAUSED,
             CampaignStatus.RUNNING: audit.Event.CAMPAIGN_RESUMED,
         }[new]
         audit.record(session, event, actor, at=app.clock.now(), campaign_id=campaign.id, key=key)
-        return new
 
 
 def pause(app: App, key: str, actor: str) -> CampaignReport:
     """No new message of the campaign is claimed; those being sent finish."""
-    _set_status(app, key, actor, CampaignStatus.PAUSED, {CampaignStatus.RUNNING})
+    _set_status(app, key, actor, CampaignStatus.PAUSED)
     return campaign_report(app, key)
 
 
 def resume(app: App, key: str, actor: str) -> CampaignReport:
-    _set_status(app, key, actor, CampaignStatus.RUNNING, {CampaignStatus.PAUSED})
+    _set_status(app, key, actor, CampaignStatus.RUNNING)
     return campaign_report(app, key)
 
 
 def cancel(app: App, key: str, actor: str) -> CampaignReport:
-    """Unsent messages (queued, retrying, held) stay unsent for good: ``cancelled``."""
+    """Unsent messages (queued, retrying, held) stay unsent for good: ``cancelled``. A
+    launch in progress stops at its next chunk (its transaction sees the cancellation)."""
     now = app.clock.now()
     with app.db.transaction() as session:
         campaign = _by_key(session, key)
-        campaign.status = CampaignStatus.CANCELLED
+        if not _move(campaign, CampaignStatus.CANCELLED):
+            return campaign_report(app, key)
         campaign.updated_at = now
         rows = session.execute(
             update(Message)

@@ -222,3 +222,22 @@ def test_finished_campaign_is_done(email_app):
     Worker(email_app, WorkerOptions(until_idle=True, run_periodic_jobs=False)).run_sync()
     assert svc.finish_campaigns(email_app) == 1
     assert svc.campaign_report(email_app, key).status == "done"
+
+
+def test_controls_refuse_a_move_the_lifecycle_does_not_allow(email_app):
+    key = svc.launch(email_app, request(), "lead").campaign_key
+    assert svc.resume(email_app, key, "lead").status == "running"  # a repeat changes nothing
+    Worker(email_app, WorkerOptions(until_idle=True, run_periodic_jobs=False)).run_sync()
+    svc.finish_campaigns(email_app)
+    for control, reason in [
+        (svc.pause, "cannot_pause"),
+        (svc.resume, "cannot_resume"),
+        (svc.cancel, "cannot_cancel"),
+    ]:
+        with pytest.raises(Refused) as err:
+            control(email_app, key, "lead")
+        assert err.value.key == f"campaigns.error.{reason}"
+        assert err.value.params["status"] == "done"
+    assert svc.campaign_report(email_app, key).status == "done"
+    events = count(email_app, AuditEvent, event="campaign_cancelled")
+    assert events == 0
