@@ -358,8 +358,8 @@ def preview_message(
         return MessagePreview(subject, body, None, error)
     context = campaigns.row_context(values)
     try:
-        rendered_subject = " ".join(campaigns._render(subject, context).split())
-        rendered_body = campaigns._render(body, context).strip()
+        rendered_subject = " ".join(campaigns.render(subject, context).split())
+        rendered_body = campaigns.render(body, context).strip()
     except Exception as exc:  # noqa: BLE001 - a team lead's typo is shown, not raised
         return MessagePreview(subject, body, None, t("bulk.message.broken", lang, error=str(exc)))
     text = None

@@ -1,4 +1,5 @@
-"""Messages after a crash: leases that ran out become ``uncertain``; a team lead may resend them.
+"""Messages: listing them by status (e.g. the ``uncertain`` ones to review); after a crash,
+leases that ran out become ``uncertain``; a team lead may resend them.
 
 A worker commits a message as ``sending`` with a lease before it calls the
 provider. If the worker dies (``kill -9``, power cut) before recording the
@@ -11,17 +12,22 @@ the queue on purpose.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
 
 from sqlalchemy import exists, select, update
 
 from hde_core.bootstrap import App
-from hde_core.db.models import Campaign, Message, User
+from hde_core.db.models import Campaign, Channel, Message, User
+from hde_core.domain.campaigns import CampaignStatus
 from hde_core.domain.roles import Permission, can
 from hde_core.domain.statuses import MessageStatus
-from hde_core.errors import PermissionDenied
+from hde_core.errors import PermissionDenied, UsageError
 from hde_core.services import audit
+from hde_core.services.campaigns.report import by_key
+from hde_core.services.channels import channel_by_name
 
 S = MessageStatus
 
@@ -96,7 +102,7 @@ def resend(app: App, message_ids: Sequence[int], actor: str) -> ResendResult:
         cancelled_campaigns = set(
             session.scalars(
                 select(Campaign.id).where(
-                    Campaign.status == "cancelled",
+                    Campaign.status == CampaignStatus.CANCELLED,
                     exists().where(Message.campaign_id == Campaign.id, Message.id.in_(wanted)),
                 )
             )
@@ -138,3 +144,66 @@ def resend(app: App, message_ids: Sequence[int], actor: str) -> ResendResult:
                     channel_id=m.channel_id,
                 )
     return result
+
+
+@dataclass(frozen=True)
+class MessageRow:
+    id: int
+    ticket_id: int
+    campaign: str | None
+    channel: str
+    recipient: str
+    kind: str
+    status: str
+    attempts: int
+    provider_message_id: str | None
+    error_code: str | None
+    error_text: str | None
+    updated_at: datetime
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**self.__dict__, "updated_at": self.updated_at.isoformat()}
+
+
+def list_messages(
+    app: App,
+    statuses: Sequence[str] = (),
+    *,
+    campaign: str | None = None,
+    channel: str | None = None,
+    limit: int = 100,
+) -> Iterator[MessageRow]:
+    """Messages by status (newest change first), e.g. the ``uncertain`` ones to review."""
+    bad = [s for s in statuses if s not in {m.value for m in MessageStatus}]
+    if bad:
+        raise UsageError(
+            "campaigns.error.unknown_status",
+            status=bad[0],
+            statuses=", ".join(m.value for m in MessageStatus),
+        )
+    with app.db.reader() as session:
+        names = dict(session.execute(select(Channel.id, Channel.name)).all())
+        keys = dict(session.execute(select(Campaign.id, Campaign.key)).all())
+        stmt = select(Message).order_by(Message.updated_at.desc(), Message.id.desc()).limit(limit)
+        if statuses:
+            stmt = stmt.where(Message.status.in_(list(statuses)))
+        if campaign:
+            stmt = stmt.where(Message.campaign_id == by_key(session, campaign).id)
+        if channel:
+            stmt = stmt.where(Message.channel_id == channel_by_name(session, channel).id)
+        rows = list(session.scalars(stmt))
+    for m in rows:
+        yield MessageRow(
+            id=m.id,
+            ticket_id=m.ticket_id,
+            campaign=keys.get(m.campaign_id) if m.campaign_id else None,
+            channel=names.get(m.channel_id, str(m.channel_id)),
+            recipient=m.recipient,
+            kind=m.kind,
+            status=m.status,
+            attempts=m.attempts,
+            provider_message_id=m.provider_message_id,
+            error_code=m.error_code,
+            error_text=m.error_text,
+            updated_at=m.updated_at,
+        )

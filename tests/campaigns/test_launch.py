@@ -15,6 +15,7 @@ from hde_core.dispatch.worker import Worker, WorkerOptions
 from hde_core.errors import Refused, UsageError
 from hde_core.sandbox.smtp_sink import wait_for_mail
 from hde_core.services import campaigns as svc
+from hde_core.services.campaigns import launching
 from tests.services.helpers import provision_email
 
 LIST = (
@@ -121,10 +122,10 @@ def test_many_chunks_keep_the_list_order_and_a_failed_chunk_is_filled_by_relaunc
     """Chunks are written two at a time on PostgreSQL: the tickets still follow the list,
     progress counts up to the total, and a chunk that fails leaves the others whole; the
     relaunch adds exactly what is missing."""
-    monkeypatch.setattr(svc, "CHUNK", 7)
+    monkeypatch.setattr(launching, "CHUNK", 7)
     rows = "".join(f"c{i}@example.com;C{i};O-{i}\n" for i in range(60))
     source = ("Email;Имя;order_id\n" + rows).encode()
-    real = svc._write_chunk
+    real = launching._write_chunk
     failed = []
 
     def flaky(app, plan, campaign_id, chunk, *args):
@@ -133,7 +134,7 @@ def test_many_chunks_keep_the_list_order_and_a_failed_chunk_is_filled_by_relaunc
             raise OSError("disk full")
         return real(app, plan, campaign_id, chunk, *args)
 
-    monkeypatch.setattr(svc, "_write_chunk", flaky)
+    monkeypatch.setattr(launching, "_write_chunk", flaky)
     with pytest.raises(OSError, match="disk full"):
         svc.launch(email_app, request(source=source, campaign_key="big"), "lead")
     written = count(email_app, Ticket)

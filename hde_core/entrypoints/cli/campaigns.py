@@ -23,7 +23,7 @@ from hde_core.entrypoints.cli.common import CliState, json_option, needs_app, pr
 from hde_core.errors import UsageError
 from hde_core.i18n import t
 from hde_core.services import campaigns as svc
-from hde_core.services.messages import resend
+from hde_core.services.messages import list_messages, resend
 
 _RELATIVE = re.compile(r"^\+(\d+)([mhd])$")
 
@@ -317,7 +317,7 @@ def messages(
     as_json: bool,
 ) -> None:
     """List messages by status (newest change first)."""
-    rows = list(svc.list_messages(app, statuses, campaign=campaign, channel=channel, limit=limit))
+    rows = list(list_messages(app, statuses, campaign=campaign, channel=channel, limit=limit))
     if as_json:
         print_json([r.as_dict() for r in rows])
         return
