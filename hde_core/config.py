@@ -13,7 +13,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 log = logging.getLogger(__name__)
@@ -30,6 +30,11 @@ class Settings(BaseSettings):
     lang: Literal["ru", "en"] = "ru"
     default_region: str = "RU"
     upload_limit_mb: int = 200
+    # How big a contact list may be, counted while it is read (hde_core.lists.limits).
+    list_max_rows: int = 1_048_576
+    list_max_columns: int = 1_000
+    list_max_cells: int = 20_000_000
+    list_max_unpacked_mb: int = 1024
     # Where the webhook receiver is reachable from providers (used when registering webhooks).
     public_url: str = "http://127.0.0.1:8787"
     console_port: int = 8501
@@ -50,6 +55,13 @@ class Settings(BaseSettings):
     def _positive_limit(cls, v: int) -> int:
         if v <= 0:
             raise ValueError("HDE_UPLOAD_LIMIT_MB must be a positive number of megabytes")
+        return v
+
+    @field_validator("list_max_rows", "list_max_columns", "list_max_cells", "list_max_unpacked_mb")
+    @classmethod
+    def _positive_list_limit(cls, v: int, info: ValidationInfo) -> int:
+        if v <= 0:
+            raise ValueError(f"HDE_{(info.field_name or '').upper()} must be a positive number")
         return v
 
     @cached_property

@@ -45,7 +45,24 @@ class _SafeDict(dict[str, Any]):
         return "{" + key + "}"
 
 
+class Phrase:
+    """A parameter said in the language of the message it goes into (``t`` renders it):
+    ``t("x", names=Phrase("lists.names_more", names="a, b", count=3))``."""
+
+    def __init__(self, key: str, **params: Any) -> None:
+        self.key = key
+        self.params = params
+
+    def __str__(self) -> str:
+        return t(self.key, "en", **self.params)
+
+
 def t(key: str, lang: str | None = None, **params: Any) -> str:
     lang = lang if lang in LANGS else default_lang()
     text = catalogue(lang).get(key) or catalogue("en").get(key) or key
-    return text.format_map(_SafeDict(params)) if params else text
+    if not params:
+        return text
+    said = {
+        k: t(v.key, lang, **v.params) if isinstance(v, Phrase) else v for k, v in params.items()
+    }
+    return text.format_map(_SafeDict(said))

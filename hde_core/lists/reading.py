@@ -17,10 +17,8 @@ import codecs
 import csv
 import io
 import re
-import zipfile
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from datetime import date, datetime, time
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +29,8 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from hde_core.errors import InputError
+from hde_core.lists.limits import ListLimits, unique_names
+from hde_core.lists.xlsx import cell_text, read_sheet
 
 #: A line longer than this is not a contact (a binary blob, or a quote that never closes).
 MAX_LINE_BYTES = 1024 * 1024
@@ -61,21 +61,26 @@ def read_list(
     *,
     filename: str | None = None,
     sheet: str | None = None,
-    limit_mb: int = 200,
+    limit_mb: int | None = None,
+    limits: ListLimits | None = None,
 ) -> RawList:
-    """Read a CSV or XLSX list; raises :class:`InputError` for anything that is not one."""
+    """Read a CSV or XLSX list; raises :class:`InputError` for anything that is not one, or
+    for a list beyond ``limits`` (rows, columns, cells, unpacked size)."""
+    limits = limits or ListLimits()
+    if limit_mb is not None:
+        limits = replace(limits, upload_mb=limit_mb)
     name = filename or (source.name if isinstance(source, Path) else "list")
-    data = _load_bytes(source, name, limit_mb)
+    data = _load_bytes(source, name, limits.upload_mb)
     if _NOTHING.fullmatch(data):
         raise InputError("lists.error.empty", name=name)
     if data.startswith(b"\xd0\xcf\x11\xe0"):
         raise InputError("lists.error.xls", name=name)
     if data.startswith(b"PK\x03\x04") or name.lower().endswith((".xlsx", ".xlsm")):
-        return _read_xlsx(data, name, sheet)
+        return _read_xlsx(data, name, sheet, limits)
     if data.startswith((b"%PDF", b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"\x1f\x8b")):
         raise InputError("lists.error.not_a_list", name=name)
     utf8, encoding = _to_utf8(data, name)
-    return _read_csv(utf8, encoding, name)
+    return _read_csv(utf8, encoding, name, limits)
 
 
 def _load_bytes(source: Path | bytes, name: str, limit_mb: int) -> bytes:
@@ -185,7 +190,7 @@ def _check_line_lengths(data: bytes, name: str) -> None:
         raise InputError(
             "lists.error.line_too_long",
             name=name,
-            line=longest + 1,
+            line=f"{longest + 1:,}",
             limit=MAX_LINE_BYTES // 1024 // 1024,
         )
 
@@ -213,33 +218,41 @@ def detect_delimiter(sample: str) -> str:
     return chosen
 
 
-def _header(text: str, delimiter: str) -> list[str]:
-    first = next(csv.reader(io.StringIO(text[:MAX_LINE_BYTES]), delimiter=delimiter), [])
+def _header(data: bytes, delimiter: str, name: str, limits: ListLimits) -> list[str]:
+    """The first row's names. Its line is read whole but never longer than
+    :data:`MAX_LINE_BYTES` (a 50 MB line of ``x,x,…`` is refused at once), and its fields are
+    counted against the column limit before any name is looked at."""
+    end = data.find(b"\n", 0, MAX_LINE_BYTES + 1)
+    if end < 0 and len(data) > MAX_LINE_BYTES:
+        raise InputError(
+            "lists.error.line_too_long", name=name, line=1, limit=MAX_LINE_BYTES // 1024 // 1024
+        )
+    line = data[: end if end >= 0 else len(data)].decode("utf-8", errors="replace")
+    first = next(csv.reader(io.StringIO(line), delimiter=delimiter), [])
+    limits.check_columns(len(first), name)
     return unique_headers(first)
 
 
 def unique_headers(names: Iterable[Any]) -> list[str]:
-    """Header names trimmed, blanks named by position, repeats numbered."""
-    out: list[str] = []
-    seen: set[str] = set()
-    for i, name in enumerate(names, start=1):
-        base = _cell_text(name).strip() or f"column_{i}"
-        candidate, k = base, 2
-        while candidate.casefold() in seen:
-            candidate, k = f"{base} ({k})", k + 1
-        seen.add(candidate.casefold())
-        out.append(candidate)
-    return out
+    """Header names trimmed, blanks named by position, repeats numbered (in one pass)."""
+    return unique_names(
+        [cell_text(name).strip() or f"column_{i}" for i, name in enumerate(names, start=1)]
+    )
 
 
-def _read_csv(data: bytes, encoding: str, name: str) -> RawList:
+def _read_csv(data: bytes, encoding: str, name: str, limits: ListLimits) -> RawList:
     sample = data[:SAMPLE_BYTES].decode("utf-8", errors="ignore")
     if "\x00" in sample:
         raise InputError("lists.error.not_a_list", name=name)
     delimiter = detect_delimiter(sample)
-    headers = _header(sample, delimiter)
+    headers = _header(data, delimiter, name, limits)
     if not headers:
         raise InputError("lists.error.empty", name=name)
+    # Lines bound the rows from above (a quoted value may hold a line break): a file of
+    # blank cells is refused before it is parsed into more cells than the limit.
+    lines = data.count(b"\n") + (not data.endswith(b"\n"))
+    if (lines - 1) * len(headers) > limits.max_cells:
+        limits.check_cells(lines - 1, len(headers), name)
     bad_rows: list[int | None] = []
 
     def skip(row: Any) -> str:
@@ -278,10 +291,13 @@ def _read_csv(data: bytes, encoding: str, name: str) -> RawList:
                 ) from exc
     if table is None or bad_rows:
         # Rows with missing or extra fields (or a quirk pyarrow refuses): the standard
-        # library reader keeps every row, padding short ones and dropping extra fields.
+        # library reader keeps every row, padding short ones and dropping extra fields —
+        # after making sure no line is longer than a contact can be.
+        _check_line_lengths(data, name)
         table = _read_csv_slowly(data.decode("utf-8"), headers, delimiter, name)
     if table.num_rows == 0:
         raise InputError("lists.error.no_rows", name=name)
+    limits.check_rows(table.num_rows, name)
     _check_cell_lengths(table, name)
     return RawList(table, headers, "csv", _encoding_name(encoding), delimiter)
 
@@ -330,58 +346,8 @@ def _encoding_name(encoding: str) -> str:
 # --- XLSX -------------------------------------------------------------------------------
 
 
-def _read_xlsx(data: bytes, name: str, sheet: str | None) -> RawList:
-    from openpyxl import load_workbook
-    from openpyxl.utils.exceptions import InvalidFileException
-
-    try:
-        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
-        raise InputError("lists.error.not_a_list", name=name) from exc
-    try:
-        names = list(workbook.sheetnames)
-        if sheet is not None and sheet not in names:
-            raise InputError(
-                "lists.error.sheet_not_found", name=name, sheet=sheet, sheets=", ".join(names)
-            )
-        worksheet = workbook[sheet] if sheet is not None else workbook[names[0]]
-        rows = [tuple(_cell_text(v) for v in row) for row in worksheet.iter_rows(values_only=True)]
-    finally:
-        workbook.close()
-    while rows and not any(rows[-1]):
-        rows.pop()  # formatted but empty rows at the end
-    if not rows or not any(rows[0]):
-        raise InputError("lists.error.empty", name=name)
-    width = max(_last_filled(r) for r in rows)
-    headers = unique_headers((list(rows[0]) + [""] * width)[:width])
-    body = [(list(r) + [""] * width)[:width] for r in rows[1:]]
-    if not body:
-        raise InputError("lists.error.no_rows", name=name)
-    table = pa.table(
-        {h: pa.array([r[i] for r in body], pa.string()) for i, h in enumerate(headers)}
-    )
-    return RawList(table, headers, "xlsx", None, None, sheet=worksheet.title)
-
-
-def _last_filled(row: Sequence[str]) -> int:
-    for i in range(len(row), 0, -1):
-        if row[i - 1]:
-            return i
-    return 0
-
-
-def _cell_text(value: Any) -> str:
-    """A spreadsheet cell as the text it holds: whole numbers without ``.0``, dates ISO."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "TRUE" if value else "FALSE"
-    if isinstance(value, float):
-        if value.is_integer() and abs(value) < 1e17:
-            return str(int(value))
-        return repr(value)
-    if isinstance(value, datetime):
-        return value.isoformat(sep=" ") if value.time() != time(0) else value.date().isoformat()
-    if isinstance(value, date | time):
-        return value.isoformat()
-    return str(value)
+def _read_xlsx(data: bytes, name: str, sheet: str | None, limits: ListLimits) -> RawList:
+    header, body, title = read_sheet(data, name, sheet, limits)
+    headers = unique_headers(header)
+    table = body.rename_columns(headers)
+    return RawList(table, headers, "xlsx", None, None, sheet=title)

@@ -20,6 +20,7 @@ from hde_core.bootstrap import bootstrap
 from hde_core.clock import Clock
 from hde_core.db.models import ListMapping
 from tests.conftest import make_settings
+from tests.fixtures.lists.hostile import dimension_bomb_xlsx, repeated_headers_csv
 from tests.lists.helpers import EXPECTED, FIXTURES, ORDER, mixed_setup
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -142,6 +143,18 @@ def _long_line(tmp_path: Path) -> str:
     return str(path)
 
 
+def _bomb(tmp_path: Path) -> str:
+    path = tmp_path / "bomb.xlsx"
+    path.write_bytes(dimension_bomb_xlsx())
+    return str(path)
+
+
+def _headers(tmp_path: Path) -> str:
+    path = tmp_path / "x.csv"
+    path.write_bytes(repeated_headers_csv())
+    return str(path)
+
+
 def _big(tmp_path: Path) -> str:
     path = tmp_path / "big.csv"
     path.write_bytes(b"email\n" + b"a@example.ru\n" * 100_000)
@@ -158,6 +171,8 @@ def _big(tmp_path: Path) -> str:
         (lambda p: str(FIXTURES / "undetectable.csv"), [], "cannot be recognised"),
         (lambda p: str(FIXTURES / "old_excel.xls"), [], "old Excel .xls file"),
         (_long_line, [], "Line 3 of long.csv is longer than 1 MB"),
+        (_bomb, [], "bomb.xlsx has at least 16,384 columns"),
+        (_headers, [], "x.csv has at least 30,000 columns"),
         (_big, ["--upload-limit"], "over the upload limit of 1 MB"),
         (lambda p: str(p / "nope.csv"), [], "does not exist"),
         (lambda p: MIXED, ["--channel-name", "nope"], "There is no channel 'nope'"),

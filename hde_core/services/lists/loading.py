@@ -15,6 +15,7 @@ from hde_core.clock import utcnow
 from hde_core.db.models import ListMapping
 from hde_core.errors import UsageError
 from hde_core.lists.columns import ROLES, shape_key, suggest_mapping, usable_mapping
+from hde_core.lists.limits import ListLimits, some_names
 from hde_core.lists.reading import RawList, read_list
 from hde_core.lists.text import as_string_array
 
@@ -74,7 +75,9 @@ def load_list(
 ) -> LoadedList:
     """Read a list and map its columns. Raises :class:`InputError` (nothing read) for a file
     that is not a contact list, :class:`UsageError` for a mapping naming no such column."""
-    raw = read_list(source, filename=filename, sheet=sheet, limit_mb=app.settings.upload_limit_mb)
+    raw = read_list(
+        source, filename=filename, sheet=sheet, limits=ListLimits.from_settings(app.settings)
+    )
     name = filename or (source.name if isinstance(source, Path) else "list")
     key = shape_key(raw.headers)
     with app.db.reader() as session:
@@ -120,7 +123,7 @@ def check_mapping(
                 role=role,
                 column=column,
                 name=name,
-                headers=", ".join(raw.headers),
+                headers=some_names(raw.headers),
             )
         out[role] = column or ""
     return out

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from hde_core.domain.reasons import Action
 from hde_core.i18n import t
+from hde_core.lists.limits import unique_names
 from hde_core.lists.report import write_table
 from hde_core.services.lists.validation import ValidationResult
 
@@ -17,16 +18,8 @@ def report_header(result: ValidationResult, lang: str | None = None) -> list[str
         t(f"lists.report.{k}", lang)
         for k in ("recipient", "channel", "code", "field", "message", "action")
     ]
-    names = ours + list(result.loaded.headers) + tail
-    seen: set[str] = set()
-    out = []
-    for h in names:  # a list column called "Код" must not hide ours
-        candidate, k = h, 2
-        while candidate in seen:
-            candidate, k = f"{h} ({k})", k + 1
-        seen.add(candidate)
-        out.append(candidate)
-    return out
+    # a list column called "Код" must not hide ours
+    return unique_names(ours + list(result.loaded.headers) + tail, casefold=False)
 
 
 def report_rows(result: ValidationResult, lang: str | None = None) -> Iterator[list[str]]:

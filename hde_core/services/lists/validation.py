@@ -32,6 +32,7 @@ from hde_core.lists.engine import (
     verdicts_on_channel,
 )
 from hde_core.lists.identities import IdentityIndex
+from hde_core.lists.limits import some_names
 from hde_core.lists.phones import BulkAddresses
 from hde_core.lists.recipients import (
     ChannelRecipients,
@@ -209,7 +210,7 @@ def validate_list(
             "lists.error.no_recipient_column",
             name=loaded.name,
             needed=", ".join(_needed_roles(infos)),
-            headers=", ".join(loaded.headers),
+            headers=some_names(loaded.headers),
             role=_needed_roles(infos)[0],
         )
     n = loaded.row_count
