@@ -25,9 +25,9 @@ from hde_core.config import PROJECT_ROOT, Settings, load_settings
 from hde_core.db.migrate import upgrade
 from hde_core.db.session import Database
 from hde_core.dispatch.service import DispatcherService
+from hde_core.entrypoints.http import HttpServicesService
 from hde_core.i18n import t
 from hde_core.sandbox.messenger_demo import MessengerDemoService
-from hde_core.sandbox.server import HttpServicesService
 from hde_core.sandbox.smtp_sink import SmtpSink, mail_dir
 from hde_core.sandbox.wa_demo import WaBusinessDemoService
 from hde_core.services.provision import provision

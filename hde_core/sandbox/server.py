@@ -1,9 +1,9 @@
-"""One HTTP server for the embedded default: the webhook receiver plus the provider simulators.
+"""The provider simulators' routes and a background HTTP server to run them in.
 
-``/webhooks/<channel>`` is the receiver; ``/sim/<provider>/…`` are the simulators
-(registered in :data:`SIMULATORS`), each speaking its provider's documented
-protocol, so a sandbox channel's ``api_base`` is e.g.
-``http://127.0.0.1:8787/sim/telegram``.
+``/sim/<provider>/…`` are the simulators (registered in :data:`SIMULATORS`), each
+speaking its provider's documented protocol, so a sandbox channel's ``api_base`` is e.g.
+``http://127.0.0.1:8787/sim/telegram``. The sandbox imports no entrypoint: the face
+(:mod:`hde_core.entrypoints.http`) puts the webhook receiver beside these routes.
 """
 
 from __future__ import annotations
@@ -14,12 +14,9 @@ from collections.abc import Callable
 from typing import Any
 
 import uvicorn
-from starlette.applications import Starlette
-from starlette.routing import BaseRoute, Mount
+from starlette.routing import Mount
 
-from hde_core.bootstrap import App
 from hde_core.config import Settings
-from hde_core.entrypoints.webhooks import webhook_routes
 from hde_core.sandbox import sim_360dialog, sim_greenapi, sim_meta, sim_telegram, sim_viber
 
 log = logging.getLogger("hde.sandbox")
@@ -34,13 +31,9 @@ SIMULATORS: dict[str, Callable[[Settings], Any]] = {
 }
 
 
-def build_http_app(app: App, with_simulators: bool = True) -> Starlette:
-    routes: list[BaseRoute] = list(webhook_routes(app))
-    if with_simulators:
-        routes += [
-            Mount(f"/sim/{name}", app=factory(app.settings)) for name, factory in SIMULATORS.items()
-        ]
-    return Starlette(routes=routes)
+def simulator_routes(settings: Settings) -> list[Mount]:
+    """Every simulator, mounted under ``/sim/<name>``."""
+    return [Mount(f"/sim/{name}", app=factory(settings)) for name, factory in SIMULATORS.items()]
 
 
 class HttpServer:
@@ -70,21 +63,3 @@ class HttpServer:
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=10)
-
-
-class HttpServicesService:
-    """Demo service: receiver + simulators on HDE_SERVICES_HOST:HDE_SERVICES_PORT."""
-
-    name = "http"
-
-    def __init__(self, app: App, settings: Settings) -> None:
-        self.server = HttpServer(
-            build_http_app(app), settings.services_host, settings.services_port
-        )
-
-    def start(self) -> None:
-        self.server.start()
-        log.info("webhook receiver and simulators on %s", self.server.url)
-
-    def stop(self) -> None:
-        self.server.stop()

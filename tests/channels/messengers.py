@@ -108,7 +108,7 @@ sandbox = true
 @contextmanager
 def messengers(app: App, tmp_path: Path) -> Iterator[dict[str, Any]]:
     """Receiver + simulators on one real port, and the three channels provisioned on it."""
-    from hde_core.sandbox.server import build_http_app
+    from hde_core.entrypoints.http import build_http_app
 
     server = HttpServer(build_http_app(app), "127.0.0.1", free_port()).start()
     n = serial()

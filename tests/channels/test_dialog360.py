@@ -17,7 +17,8 @@ from hde_core.channels.dialog360 import Dialog360Adapter
 from hde_core.db.models import ContactIdentity, InboundMessage
 from hde_core.domain.channels import ChannelKind, Provider
 from hde_core.domain.outcomes import Disconnected, ErrorClass, Hold, Retry, Sent
-from hde_core.sandbox.server import HttpServer, build_http_app
+from hde_core.entrypoints.http import build_http_app
+from hde_core.sandbox.server import HttpServer
 from hde_core.sandbox.sim_360dialog import Dialog360Simulator
 from hde_core.sandbox.smtp_sink import free_port
 from hde_core.services.channels import channel_by_name, channel_config

@@ -21,7 +21,8 @@ from hde_core.domain.events import InboundMessage as InboundEvent
 from hde_core.domain.events import StatusUpdate
 from hde_core.domain.outcomes import Disconnected, ErrorClass, Fail, Hold, Retry, Sent
 from hde_core.domain.statuses import MessageStatus as S
-from hde_core.sandbox.server import HttpServer, build_http_app
+from hde_core.entrypoints.http import build_http_app
+from hde_core.sandbox.server import HttpServer
 from hde_core.sandbox.sim_meta import MetaSimulator
 from hde_core.sandbox.smtp_sink import free_port
 from tests.channels.wa_helpers import (
@@ -197,6 +198,7 @@ def test_expired_token_disconnects_the_channel(sim_server, sim):
     assert isinstance(outcome, Disconnected) and outcome.code == "190"
 
 
+@pytest.mark.process  # connects to a closed port
 def test_network_failure_is_transient():
     dead = adapter(type("S", (), {"url": f"http://127.0.0.1:{free_port()}"})())
     outcome = send(dead, "text", {"text": "hi"})

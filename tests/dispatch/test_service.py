@@ -10,7 +10,7 @@ from sqlalchemy import select
 from hde_core.db.models import Message
 from hde_core.dispatch.service import DispatcherService
 from hde_core.entrypoints.demo import SERVICES
-from hde_core.sandbox.server import HttpServicesService
+from hde_core.entrypoints.http import HttpServicesService
 from hde_core.services.tickets import TicketRequest, create_ticket
 from tests.services.helpers import provision_email
 

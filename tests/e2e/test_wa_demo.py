@@ -10,7 +10,7 @@ from sqlalchemy import select
 from hde_core.db.models import Channel, ContactIdentity, Price
 from hde_core.dispatch.immediate import initiate_ticket
 from hde_core.entrypoints.demo import DEMO_FILE, prepare
-from hde_core.sandbox.server import HttpServicesService
+from hde_core.entrypoints.http import HttpServicesService
 from hde_core.sandbox.smtp_sink import free_port
 from hde_core.sandbox.wa_demo import DEMO_CLIENTS, WaBusinessDemoService
 from hde_core.services.tickets import TicketRequest

@@ -14,8 +14,9 @@ from hde_core.db.models import AuditEvent, Channel, Message, Ticket
 from hde_core.dispatch.claim import nothing_due
 from hde_core.dispatch.immediate import deliver_now, initiate_ticket
 from hde_core.domain.statuses import MessageStatus as S
+from hde_core.entrypoints.http import build_http_app
 from hde_core.errors import Refused
-from hde_core.sandbox.server import HttpServer, build_http_app
+from hde_core.sandbox.server import HttpServer
 from hde_core.sandbox.smtp_sink import free_port
 from hde_core.services import campaigns
 from hde_core.services.delivery import ticket_summary

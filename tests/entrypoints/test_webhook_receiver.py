@@ -3,7 +3,8 @@
 import httpx
 import pytest
 
-from hde_core.sandbox.server import HttpServer, build_http_app
+from hde_core.entrypoints.http import build_http_app
+from hde_core.sandbox.server import HttpServer
 from hde_core.sandbox.smtp_sink import free_port
 from tests.services.helpers import provision_email
 

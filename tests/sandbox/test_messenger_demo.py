@@ -12,9 +12,9 @@ from sqlalchemy import select
 from hde_core.db.models import AuditEvent, Channel, ContactIdentity
 from hde_core.dispatch.immediate import initiate_ticket
 from hde_core.entrypoints.demo import DEMO_FILE, SERVICES, prepare
+from hde_core.entrypoints.http import HttpServicesService
 from hde_core.errors import Refused
 from hde_core.sandbox.messenger_demo import MessengerDemoService, public_url
-from hde_core.sandbox.server import HttpServicesService
 from hde_core.sandbox.sim_greenapi import DEMO_PHONES
 from hde_core.sandbox.sim_telegram import DEMO_USER_IDS
 from hde_core.sandbox.smtp_sink import free_port
