@@ -34,14 +34,13 @@ contact_id = st.radio(
     tr("ticket.pick_client"), choices, format_func=labels.__getitem__, key="nt_contact"
 )
 typed = None
+contact_name: str | None = None
 if contact_id == NEW:
     typed = (
         st.text_input(tr("ticket.address"), key="nt_to", placeholder=tr("ticket.address_hint"))
         or None
     )
     contact_name = st.text_input(tr("ticket.contact_name"), key="nt_name")
-else:
-    contact_name = None
 
 # -- 2. the channel, with what will happen -------------------------------------------------
 st.subheader(tr("ticket.channel"))
@@ -79,7 +78,7 @@ if picked.verdict.eligible:
 else:
     st.warning(tr(f"reason.{picked.verdict.reason.value}", field=picked.verdict.field or ""))
 if picked.kind == ChannelKind.WA_BUSINESS:
-    if picked.window_open:
+    if picked.window_open and picked.window_closes_at:
         st.caption(
             tr("ticket.window_open", until=f"{picked.window_closes_at.astimezone():%d.%m %H:%M}")
         )

@@ -8,7 +8,9 @@ key); lists and verdicts stay in the core, so a 100,000-row list never reaches t
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
 
 import streamlit as st
 
@@ -56,13 +58,17 @@ def _first_page() -> None:
     S["bulk_page"] = 1
 
 
-def _downloads(prefix: str, make: Any, name: Any) -> None:
+def _file_bytes(make: Callable[[str], Path], fmt: str) -> bytes:
+    return make(fmt).read_bytes()
+
+
+def _downloads(prefix: str, make: Callable[[str], Path], name: Callable[[str], str]) -> None:
     """CSV and XLSX buttons; the file is written by the core only when one is clicked."""
     left, right, _ = st.columns([1, 1, 3])
     for column, fmt, mime in ((left, "csv", CSV_MIME), (right, "xlsx", XLSX_MIME)):
         column.download_button(
             tr(f"bulk.download.{fmt}"),
-            data=lambda fmt=fmt: make(fmt).read_bytes(),
+            data=partial(_file_bytes, make, fmt),
             file_name=name(fmt),
             mime=mime,
             key=f"{prefix}_{fmt}",
@@ -93,14 +99,14 @@ def wizard() -> None:
             S.pop(key, None)
         try:
             with st.spinner(tr("bulk.upload.reading")):
-                upload = bulk.store_upload(app, file.name, file.getvalue())
-                facts = bulk.inspect_upload(app, upload)
+                stored = bulk.store_upload(app, file.name, file.getvalue())
+                inspected = bulk.inspect_upload(app, stored)
         except HdeError as exc:
             S["bulk_upload_error"] = exc.message(lang)
         else:
-            S["bulk_upload"], S["bulk_facts"] = upload, facts
+            S["bulk_upload"], S["bulk_facts"] = stored, inspected
             for role in ROLES:
-                S[f"bulk_map_{role}"] = facts.mapping.get(role, "")
+                S[f"bulk_map_{role}"] = inspected.mapping.get(role, "")
     if S.get("bulk_upload_error"):
         st.error(S["bulk_upload_error"])
         return

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TypedDict
+
 import streamlit as st
 
 from hde_core.console import charts, current_lang, formatter, get_app, page, tr
@@ -132,7 +134,15 @@ channel = optional_select(
     where=f2,
 )
 search = f3.text_input(tr("campaigns_page.filter.search"), key="cp_search")
-filters = {"statuses": statuses, "channel": channel or None, "search": search or None}
+
+
+class FilterArgs(TypedDict):
+    statuses: list[str]
+    channel: str | None
+    search: str | None
+
+
+filters = FilterArgs(statuses=statuses, channel=channel or None, search=search or None)
 total = campaign_recipients(app, campaign_id, limit=0, **filters).total
 pages = max(1, -(-total // PAGE_SIZE))
 page_no = page_number(tr("campaigns_page.page", pages=pages), pages, "cp_page")

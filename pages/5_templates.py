@@ -160,14 +160,14 @@ st.subheader(tr("templates_page.preview"))
 if not shown:
     st.stop()
 refs = {f"{r['channel']} · {r['name']}:{r['language']}": r for r in shown}
-picked = st.selectbox(tr("templates_page.pick"), list(refs), key="tp_pick")
-template = refs[picked]
+ref = st.selectbox(tr("templates_page.pick"), list(refs), key="tp_pick")
+template = refs[ref]
 samples = [tr("templates_page.sample.name"), "1024", tr("templates_page.sample.date"), "A-17"]
 params = {
     name: st.text_input(
         tr("templates_page.param", name=name),
         value=samples[i] if i < len(samples) else f"{name}",
-        key=f"tp_param_{picked}_{name}",
+        key=f"tp_param_{ref}_{name}",
     )
     for i, name in enumerate(template["params"])
 }

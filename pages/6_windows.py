@@ -7,6 +7,7 @@ runs while the page is open.
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import partial
 
 import pandas as pd
 import streamlit as st
@@ -65,12 +66,14 @@ def style_of(w: OpenWindow) -> str:
 
 @st.fragment(run_every=REFRESH)
 def live() -> None:
-    filters = {
-        "channels": channels,
-        "search": search or None,
-        "closing_within": CLOSING_SOON if soon_only else None,
-    }
-    first = open_windows(app, limit=0, **filters)
+    windows = partial(
+        open_windows,
+        app,
+        channels=channels,
+        search=search or None,
+        closing_within=CLOSING_SOON if soon_only else None,
+    )
+    first = windows(limit=0)
     m = st.columns(3)
     m[0].metric(tr("windows_page.open"), first.total)
     m[1].metric(tr("windows_page.closing_soon"), first.closing_soon)
@@ -80,7 +83,7 @@ def live() -> None:
     st.subheader(tr("windows_page.open_title"))
     pages = max(1, -(-first.total // PAGE_SIZE))
     page_no = page_number(tr("campaigns_page.page", pages=pages), pages, "wm_page")
-    found = open_windows(app, limit=PAGE_SIZE, offset=(page_no - 1) * PAGE_SIZE, **filters)
+    found = windows(limit=PAGE_SIZE, offset=(page_no - 1) * PAGE_SIZE)
     urgent = [w for w in found.rows if w.closing_soon][:5]
     if urgent:
         st.error(
