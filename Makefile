@@ -3,7 +3,7 @@ PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test bench screenshots lint typecheck migrate clean-venv
+.PHONY: run test test-fast bench screenshots lint typecheck layers check migrate clean-venv
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,11 @@ run: $(VENV)/.installed-run
 test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+## make test-fast: the unit tests only (no database, socket or child process), in seconds.
+## Markers (tests/conftest.py assigns them): unit, db, process, browser; e.g. PYTEST_ARGS='-m "db and not process"'
+test-fast: $(VENV)/.installed-dev
+	$(BIN)/python -m pytest -m unit -q $(PYTEST_ARGS)
+
 ## make bench: benchmarks beside a naive baseline; figures go to bench/RESULTS.md
 bench: $(VENV)/.installed-dev
 	$(BIN)/python -m bench $(BENCH_ARGS)
@@ -34,12 +39,20 @@ bench: $(VENV)/.installed-dev
 screenshots: $(VENV)/.installed-dev
 	HDE_SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots $(BIN)/python -m pytest tests/browser $(PYTEST_ARGS)
 
+## make check: lint + typecheck + layers (what .ci/run checks besides the tests)
+check: lint typecheck layers
+
 lint: $(VENV)/.installed-dev
-	$(BIN)/ruff check hde_core tests bench app.py pages
-	$(BIN)/ruff format --check hde_core tests bench app.py pages
+	$(BIN)/ruff check hde_core tests bench tools app.py pages
+	$(BIN)/ruff format --check hde_core tests bench tools app.py pages
 
 typecheck: $(VENV)/.installed-dev
-	$(BIN)/mypy hde_core
+	$(BIN)/mypy hde_core pages app.py tools
+
+## make layers: the import layers (pyproject [tool.importlinter]) and the pages' imports
+layers: $(VENV)/.installed-dev
+	$(BIN)/lint-imports
+	$(BIN)/python tools/page_imports.py
 
 migrate: $(VENV)/.installed-run
 	$(BIN)/hde migrate

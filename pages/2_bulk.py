@@ -20,7 +20,6 @@ from hde_core.domain.channels import ChannelKind
 from hde_core.domain.roles import Permission
 from hde_core.domain.statuses import MessageStatus
 from hde_core.errors import HdeError
-from hde_core.lists.columns import ROLES
 from hde_core.services import bulk, bulk_runs, campaigns
 from hde_core.services.reference import ticket_form_options
 
@@ -105,7 +104,7 @@ def wizard() -> None:
             S["bulk_upload_error"] = exc.message(lang)
         else:
             S["bulk_upload"], S["bulk_facts"] = stored, inspected
-            for role in ROLES:
+            for role in bulk.ROLES:
                 S[f"bulk_map_{role}"] = inspected.mapping.get(role, "")
     if S.get("bulk_upload_error"):
         st.error(S["bulk_upload_error"])
@@ -143,7 +142,7 @@ def wizard() -> None:
     none = tr("bulk.mapping.none")
     options = ["", *facts.headers]
     mapping: dict[str, str] = {}
-    for column, role in zip(st.columns(len(ROLES)), ROLES, strict=True):
+    for column, role in zip(st.columns(len(bulk.ROLES)), bulk.ROLES, strict=True):
         key = f"bulk_map_{role}"
         if S.get(key) not in options:
             S[key] = ""

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
+import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.pool import Pool
 
 from hde_core.bootstrap import App, bootstrap
 from hde_core.clock import FrozenClock
@@ -33,6 +36,117 @@ def require_postgres() -> str:
     if CI:
         pytest.fail(message + " — mandatory under CI=true")
     pytest.skip(message)
+
+
+# --- Test kinds -------------------------------------------------------------------------
+# Every test carries one or more of the markers db / process / browser, or else `unit`:
+#   unit    — pure code: no database, no socket, no child process (`make test-fast`);
+#   db      — a migrated database (SQLite file, PostgreSQL too when configured);
+#   process — a child process or a network server (hde CLI, simulators, SMTP sink, workers);
+#   browser — the real console in Chromium.
+# The collection hook below assigns them from the directory and the fixtures a test uses;
+# a module that starts its own servers says so with `pytestmark = pytest.mark.process`.
+# A test taken for `unit` that opens a database, a TCP socket or a child process fails and
+# says which mark it needs, so `make test-fast` stays honest and fast.
+
+#: Every database fixture is built on one of these templates.
+DB_FIXTURES = frozenset({"db_url", "sqlite_url", "sqlite_template", "pg_template"})
+#: Shared fixtures that start a server or a child process.
+PROCESS_FIXTURES = frozenset(
+    {"smtp_sink", "cli_env", "sim_url", "sim_server", "echo_url", "loopback"}
+)
+PROCESS_DIRS = frozenset({"e2e", "sandbox"})
+BROWSER_DIRS = frozenset({"browser"})
+KINDS = ("db", "process", "browser")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    root = Path(__file__).resolve().parent
+    for item in items:
+        try:
+            parts = set(item.path.resolve().relative_to(root).parts[:-1])
+        except ValueError:
+            parts = set()
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if parts & BROWSER_DIRS:
+            item.add_marker(pytest.mark.browser)
+        if parts & PROCESS_DIRS or fixtures & PROCESS_FIXTURES:
+            item.add_marker(pytest.mark.process)
+        if fixtures & DB_FIXTURES:
+            item.add_marker(pytest.mark.db)
+        if not any(item.get_closest_marker(kind) for kind in KINDS):
+            item.add_marker(pytest.mark.unit)
+
+
+class NotAUnitTest(AssertionError):
+    pass
+
+
+def _refuse(what: str, mark: str) -> NotAUnitTest:
+    return NotAUnitTest(
+        f"this test {what}: it is not a unit test — mark it `pytest.mark.{mark}` "
+        "(or use a fixture that does) so that `make test-fast` leaves it out"
+    )
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Iterator[None]:
+    with _unit_guard(item):
+        return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    with _unit_guard(item):
+        return (yield)
+
+
+class _unit_guard:
+    """While a test not marked process/browser runs: no TCP socket (Python's; PostgreSQL's
+    libpq is not affected) and no child process; a `unit` test opens no database either."""
+
+    def __init__(self, item: pytest.Item) -> None:
+        self.unit = item.get_closest_marker("unit") is not None
+        self.active = not any(item.get_closest_marker(kind) for kind in ("process", "browser"))
+        self.patches: list[tuple[object, str, object]] = []
+
+    def __enter__(self) -> None:
+        if not self.active:
+            return
+
+        def on_connect(*_: object) -> None:
+            raise _refuse("opens a database", "db")
+
+        def no_socket(original):  # type: ignore[no-untyped-def]
+            def guarded(sock: socket.socket, *args: object) -> object:
+                if sock.family in (socket.AF_INET, socket.AF_INET6):
+                    raise _refuse("opens a TCP socket", "process")
+                return original(sock, *args)
+
+            return guarded
+
+        def no_process(*_: object, **__: object) -> None:
+            raise _refuse("starts a child process", "process")
+
+        if self.unit:
+            event.listen(Pool, "connect", on_connect)
+            self._on_connect = on_connect
+        for name in ("bind", "connect", "connect_ex"):
+            self._patch(socket.socket, name, no_socket(getattr(socket.socket, name)))
+        self._patch(subprocess.Popen, "__init__", no_process)
+
+    def _patch(self, owner: object, name: str, value: object) -> None:
+        self.patches.append((owner, name, getattr(owner, name)))
+        setattr(owner, name, value)
+
+    def __exit__(self, *_: object) -> None:
+        if not self.active:
+            return
+        if self.unit:
+            event.remove(Pool, "connect", self._on_connect)
+        for owner, name, original in reversed(self.patches):
+            setattr(owner, name, original)
+        self.patches.clear()
 
 
 def _worker() -> str:

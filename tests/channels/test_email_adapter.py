@@ -120,6 +120,7 @@ def test_authfail_disconnects_the_channel(smtp_sink):
     assert isinstance(result, Disconnected) and result.code == "535"
 
 
+@pytest.mark.process  # connects to a closed port
 def test_connection_refused_is_transient():
     result = asyncio.run(
         adapter().send(message(smtp_url=f"smtp://127.0.0.1:{free_port()}?timeout=2"))

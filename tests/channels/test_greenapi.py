@@ -211,6 +211,7 @@ async def test_register_webhook_sets_url_token_and_notifications(sim_url, http):
     assert not (await no_secret.register_webhook("https://x/webhooks/wa")).ok
 
 
+@pytest.mark.process  # connects to a closed port
 async def test_network_failure_is_a_transient_retry(http):
     bot = adapter(f"http://127.0.0.1:{free_port()}", http=http)
     outcome = await bot.send(outgoing("+79123456789"))

@@ -222,6 +222,7 @@ async def test_the_configured_rate_limit_answers_429(sim_url, http):
     assert second.after == 2.0
 
 
+@pytest.mark.process  # connects to a closed port
 async def test_network_failure_is_a_transient_retry(http):
     bot = adapter(f"http://127.0.0.1:{free_port()}", http=http)
     outcome = await bot.send(outgoing("1"))
@@ -229,6 +230,7 @@ async def test_network_failure_is_a_transient_retry(http):
     assert not (await bot.check_connection()).ok
 
 
+@pytest.mark.process  # binds a free port
 async def test_empty_or_too_long_text_is_refused_without_calling(http):
     bot = adapter(f"http://127.0.0.1:{free_port()}", http=http)
     for text in ("", "x" * 4097):

@@ -280,6 +280,7 @@ async def test_set_webhook_checks_the_url_and_sends_the_event_types(sim_url, ech
     assert info.info["webhook"] == f"{echo_url}/hook"
 
 
+@pytest.mark.process  # connects to a closed port
 async def test_network_failure_is_a_transient_retry(http):
     outcome = await adapter(f"http://127.0.0.1:{free_port()}", http=http).send(outgoing("u1"))
     assert isinstance(outcome, Retry) and outcome.error_class == E.TRANSIENT
