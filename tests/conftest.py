@@ -44,8 +44,9 @@ def require_postgres() -> str:
 #   db      — a migrated database (SQLite file, PostgreSQL too when configured);
 #   process — a child process or a network server (hde CLI, simulators, SMTP sink, workers);
 #   browser — the real console in Chromium.
-# The collection hook below assigns them from the directory and the fixtures a test uses;
-# a module that starts its own servers says so with `pytestmark = pytest.mark.process`.
+# The collection hook below assigns them from the directory and the fixtures a test uses
+# (a fixture that starts a server or a process is listed in PROCESS_FIXTURES); a test that
+# starts one in its own body says so with `@pytest.mark.process`.
 # A test taken for `unit` that opens a database, a TCP socket or a child process fails and
 # says which mark it needs, so `make test-fast` stays honest and fast.
 
@@ -53,8 +54,11 @@ def require_postgres() -> str:
 DB_FIXTURES = frozenset({"db_url", "sqlite_url", "sqlite_template", "pg_template"})
 #: Shared fixtures that start a server or a child process.
 PROCESS_FIXTURES = frozenset(
-    {"smtp_sink", "cli_env", "sim_url", "sim_server", "echo_url", "loopback"}
-)
+    {
+        "smtp_sink", "cli_env", "sim_url", "sim_server", "sim", "echo_url", "loopback",
+        "fake", "server", "receiver", "world", "lead", "demo", "console", "demo_console",
+    }
+)  # fmt: skip
 PROCESS_DIRS = frozenset({"e2e", "sandbox"})
 BROWSER_DIRS = frozenset({"browser"})
 KINDS = ("db", "process", "browser")
@@ -91,23 +95,21 @@ def _refuse(what: str, mark: str) -> NotAUnitTest:
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_setup(item: pytest.Item) -> Iterator[None]:
-    with _unit_guard(item):
+    with _UnitGuard(item):
         return (yield)
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
-    with _unit_guard(item):
+    with _UnitGuard(item):
         return (yield)
 
 
-class _unit_guard:
-    """While a test not marked process/browser runs: no TCP socket (Python's; PostgreSQL's
-    libpq is not affected) and no child process; a `unit` test opens no database either."""
+class _UnitGuard:
+    """While a `unit` test runs: no database connection, TCP socket or child process."""
 
     def __init__(self, item: pytest.Item) -> None:
-        self.unit = item.get_closest_marker("unit") is not None
-        self.active = not any(item.get_closest_marker(kind) for kind in ("process", "browser"))
+        self.active = item.get_closest_marker("unit") is not None
         self.patches: list[tuple[object, str, object]] = []
 
     def __enter__(self) -> None:
@@ -128,9 +130,8 @@ class _unit_guard:
         def no_process(*_: object, **__: object) -> None:
             raise _refuse("starts a child process", "process")
 
-        if self.unit:
-            event.listen(Pool, "connect", on_connect)
-            self._on_connect = on_connect
+        event.listen(Pool, "connect", on_connect)
+        self._on_connect = on_connect
         for name in ("bind", "connect", "connect_ex"):
             self._patch(socket.socket, name, no_socket(getattr(socket.socket, name)))
         self._patch(subprocess.Popen, "__init__", no_process)
@@ -142,8 +143,7 @@ class _unit_guard:
     def __exit__(self, *_: object) -> None:
         if not self.active:
             return
-        if self.unit:
-            event.remove(Pool, "connect", self._on_connect)
+        event.remove(Pool, "connect", self._on_connect)
         for owner, name, original in reversed(self.patches):
             setattr(owner, name, original)
         self.patches.clear()

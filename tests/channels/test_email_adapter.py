@@ -128,6 +128,7 @@ def test_connection_refused_is_transient():
     assert isinstance(result, Retry) and result.error_class == ErrorClass.TRANSIENT
 
 
+@pytest.mark.process
 def test_check_connection(smtp_sink):
     assert asyncio.run(adapter(smtp_sink.url).check_connection()).ok
     down = asyncio.run(adapter(f"smtp://127.0.0.1:{free_port()}?timeout=2").check_connection())

@@ -257,6 +257,7 @@ async def test_rate_limit_is_status_12_and_server_errors_are_retried(sim_url, ec
     assert isinstance(await bot.send(outgoing(user)), Sent)
 
 
+@pytest.mark.process
 async def test_set_webhook_checks_the_url_and_sends_the_event_types(sim_url, echo_url, http):
     bot, account = await new_bot(sim_url, http)
     dead = f"http://127.0.0.1:{free_port()}/hook"

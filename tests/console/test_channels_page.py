@@ -2,6 +2,7 @@
 R10, R11/R12; departments with masked SMTP URLs; custom fields; notification templates
 with a preview; prices (R13); the opt-out list (R15)."""
 
+import pytest
 from sqlalchemy import select
 
 from hde_core.db.models import Channel, CustomField, Price
@@ -38,6 +39,7 @@ def page_text(at) -> str:
     return "\n".join(parts)
 
 
+@pytest.mark.process
 def test_admin_creates_a_channel_sees_it_connected_and_never_sees_the_token_again(console_app):
     with running(TelegramSimulator()) as sim:
         at = run_page(PAGE, role="admin", lang="en")

@@ -1,6 +1,7 @@
 """The templates page: synced templates with status, category, language and parameters,
 filters, "sync now" with its result and time, a preview with sample parameters (R11)."""
 
+import pytest
 from sqlalchemy import select
 
 from hde_core.db.models import Channel
@@ -34,6 +35,7 @@ def test_templates_with_status_filters_and_preview(console_app, seeded):  # noqa
     assert at.code[0].value == "Здравствуйте, Мария! По заявке №1024 есть новости."
 
 
+@pytest.mark.process
 def test_sync_now_reports_what_came_and_when(console_app, tmp_path):
     server = HttpServer(create_meta_simulator(console_app.settings), "127.0.0.1", free_port())
     server.start()

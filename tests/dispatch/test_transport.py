@@ -142,6 +142,7 @@ def test_forms_take_httpx_own_path_and_still_arrive(loopback):
     assert recorder.seen[1]["content-type"] == "application/x-www-form-urlencoded"
 
 
+@pytest.mark.process
 def test_no_answer_in_time_and_a_closed_port_raise_what_adapters_map_to_transient(loopback):
     recorder, url = loopback
     recorder.delay = 2.0

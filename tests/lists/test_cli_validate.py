@@ -228,6 +228,7 @@ def test_map_option_saves_the_mapping_for_the_shape(hde, env, tmp_path, sqlite_u
     assert second.returncode == 0 and "(the mapping saved for lists of this shape)" in second.stdout
 
 
+@pytest.mark.process
 def test_progress_bar_on_a_terminal_only(env):
     master, slave = pty.openpty()
     try:
@@ -256,6 +257,7 @@ def test_progress_bar_on_a_terminal_only(env):
     assert json.loads(run.stdout)["rows"] == 9
 
 
+@pytest.mark.process
 def test_real_process_exit_codes_and_clean_stderr(env, tmp_path):
     ok = hde_process(env, "validate", MIXED, "--channel", "wab", "--json")
     assert ok.returncode == 1 and ok.stderr == ""  # piped: no progress bar

@@ -164,6 +164,7 @@ def test_audit_trail_names_each_step(email_app, smtp_sink):  # R8
     )
 
 
+@pytest.mark.process
 def test_unreachable_smtp_server_leaves_the_message_retrying(app, tmp_path):
     provision_email(app, tmp_path, f"smtp://127.0.0.1:{free_port()}?timeout=2")
     result = initiate_ticket(app, request(), "alice")
