@@ -9,6 +9,7 @@ import streamlit as st
 from hde_core.console import current_lang, formatter, get_app, page, settings_tabs, tr
 from hde_core.console.widgets import blank_as, optional_select
 from hde_core.domain.channels import PROVIDERS_BY_KIND, ChannelKind, Provider
+from hde_core.domain.retry import MAX_ATTEMPTS
 from hde_core.domain.roles import Permission
 from hde_core.errors import HdeError
 from hde_core.services.channel_settings import set_initiation
@@ -226,7 +227,7 @@ with tabs[0]:
             tr("channels_page.field_label.max_attempts"),
             min_value=1,
             max_value=100,
-            value=int(view.max_attempts if view else 8),
+            value=int(view.max_attempts if view else MAX_ATTEMPTS),
             key=f"ch_attempts_{suffix}",
         )
         b_cols = st.columns(2)

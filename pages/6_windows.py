@@ -15,6 +15,7 @@ import streamlit as st
 from hde_core.console import get_app, page, tr
 from hde_core.console.widgets import page_number
 from hde_core.domain.roles import Permission
+from hde_core.domain.window import WINDOW
 from hde_core.services.delivery import export_bytes
 from hde_core.services.windows import (
     CLOSING_SOON,
@@ -26,7 +27,6 @@ from hde_core.services.windows import (
 
 PAGE_SIZE = 50
 REFRESH = timedelta(seconds=30)
-WINDOW_SECONDS = 24 * 3600
 
 user = page("nav.windows", Permission.VIEW)
 app = get_app()
@@ -101,7 +101,7 @@ def live() -> None:
             [
                 {
                     tr("windows_page.col.left"): left_words(w.seconds_left),
-                    tr("windows_page.col.share"): w.seconds_left / WINDOW_SECONDS,
+                    tr("windows_page.col.share"): w.seconds_left / WINDOW.total_seconds(),
                     tr("windows_page.col.channel"): w.channel,
                     tr("windows_page.col.contact"): w.contact,
                     tr("windows_page.col.address"): w.address,

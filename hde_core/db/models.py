@@ -27,6 +27,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from hde_core.clock import utcnow
 from hde_core.db.types import BigId, JSONDoc, UTCDateTime
+from hde_core.domain.retry import MAX_ATTEMPTS
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -95,7 +96,7 @@ class Channel(Base):
     # Rate limit (SPEC §7): messages per second and burst, shared by all workers.
     rate_per_sec: Mapped[float] = mapped_column(Float, default=1.0)
     burst: Mapped[int] = mapped_column(Integer, default=1)
-    max_attempts: Mapped[int] = mapped_column(Integer, default=8)
+    max_attempts: Mapped[int] = mapped_column(Integer, default=MAX_ATTEMPTS)
     #: A provider's "too many requests" or an auth error pauses the channel until then.
     paused_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # R10: unofficial WhatsApp initiation, with the risk acknowledgement.

@@ -5,12 +5,16 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
+#: Attempts before a message fails for good, unless its channel is set otherwise (SPEC §3).
+#: The one place the number lives: schema default, provisioning, settings and console read it.
+MAX_ATTEMPTS = 8
+
 
 @dataclass(frozen=True)
 class RetryPolicy:
     base_seconds: float = 5.0
     cap_seconds: float = 15 * 60.0
-    max_attempts: int = 8
+    max_attempts: int = MAX_ATTEMPTS
 
     def delay(
         self, attempt: int, provider_after: float | None = None, rng: random.Random | None = None

@@ -28,6 +28,7 @@ from hde_core.channels.registry import ADAPTERS
 from hde_core.db.models import Channel, CustomField, Department, NotificationTemplate, Price
 from hde_core.domain.addresses import normalise_email
 from hde_core.domain.channels import PROVIDERS_BY_KIND, ChannelKind, Provider
+from hde_core.domain.retry import MAX_ATTEMPTS
 from hde_core.domain.tickets import NotificationKind
 from hde_core.errors import ConfigError, InputError
 from hde_core.services import audit
@@ -414,7 +415,7 @@ def _apply(
             "rate_per_sec": cspec.rate_per_sec
             or (adapter.default_rate_per_sec if adapter else 1.0),
             "burst": cspec.burst or (adapter.default_burst if adapter else 1),
-            "max_attempts": cspec.max_attempts or 8,
+            "max_attempts": cspec.max_attempts or MAX_ATTEMPTS,
         }
         if cspec.send_after_template is not None:
             values["send_after_template"] = cspec.send_after_template

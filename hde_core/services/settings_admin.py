@@ -48,6 +48,7 @@ from hde_core.db.models import (
     WaTemplate,
 )
 from hde_core.domain.channels import ChannelKind, Provider
+from hde_core.domain.retry import MAX_ATTEMPTS
 from hde_core.domain.roles import Permission, can
 from hde_core.errors import InputError, NotFound, PermissionDenied
 from hde_core.i18n import t
@@ -325,7 +326,8 @@ def save_channel(
             "department_id": department_id,
             "rate_per_sec": spec.rate_per_sec or (channel.rate_per_sec if not created else rate),
             "burst": spec.burst or (channel.burst if not created else burst),
-            "max_attempts": spec.max_attempts or (channel.max_attempts if not created else 8),
+            "max_attempts": spec.max_attempts
+            or (channel.max_attempts if not created else MAX_ATTEMPTS),
         }
         changes = [attr for attr, value in values.items() if getattr(channel, attr) != value]
         for attr in changes:
