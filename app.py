@@ -6,6 +6,7 @@ import plotly.express as px
 import streamlit as st
 
 from hde_core.console import current_lang, get_app, page, tr
+from hde_core.console.notices import flash, flash_error, show
 from hde_core.domain.roles import Permission
 from hde_core.errors import HdeError
 from hde_core.sandbox.smtp_sink import list_mail, mail_dir
@@ -124,16 +125,15 @@ if data.uncertain:
             try:
                 result = resend(app, ids, user.login)
             except HdeError as exc:
-                st.session_state["overview_resend_notice"] = [
-                    ("error", exc.message(current_lang()))
-                ]
+                flash_error("overview_resend", exc, current_lang())
                 return
-            notes = [("success", tr("overview.resend.done", count=len(result.resent)))]
-            notes += [
-                ("warning", tr("overview.resend.refused", id=mid, status=why))
-                for mid, why in result.refused.items()
-            ]
-            st.session_state["overview_resend_notice"] = notes
+            flash(
+                "overview_resend", "success", tr("overview.resend.done", count=len(result.resent))
+            )
+            for mid, why in result.refused.items():
+                flash(
+                    "overview_resend", "warning", tr("overview.resend.refused", id=mid, status=why)
+                )
             st.session_state["overview_resend_ids"] = []
 
         labels = {
@@ -157,8 +157,7 @@ if data.uncertain:
         )
 else:
     st.success(tr("overview.no_uncertain"))
-for level, text in st.session_state.pop("overview_resend_notice", []):
-    getattr(st, level)(text)
+show("overview_resend")
 
 mails = list_mail(mail_dir(app.settings.data_dir), limit=20)
 if mails:

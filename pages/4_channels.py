@@ -7,6 +7,7 @@ from __future__ import annotations
 import streamlit as st
 
 from hde_core.console import current_lang, formatter, get_app, page, settings_tabs, tr
+from hde_core.console.notices import flash, flash_error, show
 from hde_core.console.widgets import blank_as, optional_select
 from hde_core.domain.channels import PROVIDERS_BY_KIND, ChannelKind, Provider
 from hde_core.domain.retry import MAX_ATTEMPTS
@@ -32,12 +33,6 @@ is_admin = user.can(Permission.MANAGE_CHANNELS)
 is_lead = user.can(Permission.CHANNEL_SETTINGS)
 
 _when = settings_tabs.when
-notify = settings_tabs.notify
-show_notice = settings_tabs.show_notice
-
-
-def failed(slot: str, exc: HdeError) -> None:
-    settings_tabs.failed(slot, exc, lang)
 
 
 def status_words(v: ChannelView) -> str:
@@ -82,7 +77,7 @@ with tabs[0]:
         )
     else:
         st.info(tr("channels_page.no_channels"))
-    show_notice("ch")
+    show("ch")
 
     options = ([""] if is_admin else []) + list(by_name)
     picked = (
@@ -124,16 +119,16 @@ with tabs[0]:
                 try:
                     result = recheck_channel(app, name, user.login)
                 except HdeError as exc:
-                    failed("ch", exc)
+                    flash_error("ch", exc, lang)
                     return
                 if result.ok:
-                    notify(
+                    flash(
                         "ch",
                         "success",
                         tr("cli.channel.connected", name=name, detail=result.detail),
                     )
                 else:
-                    notify("ch", "error", tr("cli.channel.error", name=name, detail=result.detail))
+                    flash("ch", "error", tr("cli.channel.error", name=name, detail=result.detail))
 
             st.button(tr("channels_page.check_now"), key=f"ch_check_{suffix}", on_click=_recheck)
 
@@ -274,23 +269,23 @@ with tabs[0]:
                 with st.spinner(tr("channels_page.checking")):
                     saved = save_channel(app, form, user.login)
             except HdeError as exc:
-                failed("ch", exc)
+                flash_error("ch", exc, lang)
                 return
             head = tr(
                 "channels_page.saved_new" if saved.created else "channels_page.saved",
                 name=saved.name,
             )
             if saved.check is None:
-                notify("ch", "info", head, tr("channels_page.status.disabled"))
+                flash("ch", "info", head, tr("channels_page.status.disabled"))
             elif saved.check.ok:
-                notify(
+                flash(
                     "ch",
                     "success",
                     head,
                     tr("cli.channel.connected", name=saved.name, detail=saved.check.detail),
                 )
             else:
-                notify(
+                flash(
                     "ch",
                     "error",
                     head,
@@ -341,9 +336,9 @@ with tabs[0]:
                         acknowledge_risk=bool(state.get(f"ch_r10_ack_{suffix}")),
                     )
                 except HdeError as exc:
-                    failed("ch", exc)
+                    flash_error("ch", exc, lang)
                 else:
-                    notify("ch", "success", tr("channels_page.r10.saved", name=name))
+                    flash("ch", "success", tr("channels_page.r10.saved", name=name))
 
             st.button(tr("channels_page.apply"), key=f"ch_r10_apply_{suffix}", on_click=_apply_r10)
 
@@ -439,17 +434,17 @@ with tabs[0]:
                         send_after_template=state.get(f"ch_r12_mode_{suffix}") == "send",
                     )
                 except HdeError as exc:
-                    failed("ch", exc)
+                    flash_error("ch", exc, lang)
                     return
                 if result.changes:
-                    notify(
+                    flash(
                         "ch",
                         "success",
                         tr("channels_page.r11.saved", name=name),
                         *(f"- {c}" for c in result.changes),
                     )
                 else:
-                    notify("ch", "info", tr("channels_page.unchanged"))
+                    flash("ch", "info", tr("channels_page.unchanged"))
 
             st.button(
                 tr("channels_page.save_settings"), key=f"ch_r11_save_{suffix}", on_click=_save_wa

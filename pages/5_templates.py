@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from hde_core.console import current_lang, get_app, page, tr
+from hde_core.console.notices import flash, flash_error, show
 from hde_core.console.widgets import optional_select
 from hde_core.domain.roles import Permission
 from hde_core.errors import HdeError
@@ -57,32 +58,28 @@ def _sync() -> None:
     try:
         reports = sync_templates(app, target, actor=user.login)
     except HdeError as exc:
-        st.session_state["tp_notice"] = [("error", exc.message(lang))]
+        flash_error("tp", exc, lang)
         return
-    notes = []
     for r in reports:
         if r.ok:
-            notes.append(
-                (
-                    "success",
-                    tr(
-                        "cli.templates.synced",
-                        channel=r.channel,
-                        total=r.total,
-                        created=r.created,
-                        updated=r.updated,
-                        gone=r.marked_gone + r.deleted,
-                    ),
-                )
+            flash(
+                "tp",
+                "success",
+                tr(
+                    "cli.templates.synced",
+                    channel=r.channel,
+                    total=r.total,
+                    created=r.created,
+                    updated=r.updated,
+                    gone=r.marked_gone + r.deleted,
+                ),
             )
-            notes += [
-                ("info", tr("cli.templates.status_change", change=c)) for c in r.status_changes
-            ]
+            for c in r.status_changes:
+                flash("tp", "info", tr("cli.templates.status_change", change=c))
         else:
-            notes.append(
-                ("error", tr("cli.templates.sync_failed", channel=r.channel, error=r.error))
-            )
-    st.session_state["tp_notice"] = notes or [("info", tr("cli.templates.no_channels"))]
+            flash("tp", "error", tr("cli.templates.sync_failed", channel=r.channel, error=r.error))
+    if not reports:
+        flash("tp", "info", tr("cli.templates.no_channels"))
 
 
 with right:
@@ -96,8 +93,7 @@ with right:
         st.button(tr("templates_page.sync_now"), key="tp_sync", type="primary", on_click=_sync)
     else:
         st.caption(tr("templates_page.sync_not_allowed"))
-for level, text in st.session_state.pop("tp_notice", []):
-    getattr(st, level)(text)
+show("tp")
 
 # -- the templates, filtered -------------------------------------------------------------------------
 rows = template_rows(app)

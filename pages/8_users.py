@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from hde_core.console import current_lang, formatter, get_app, page, tr
+from hde_core.console.notices import flash, flash_error, show
 from hde_core.domain.roles import Permission, Role
 from hde_core.errors import HdeError
 from hde_core.services.users import create_user, list_users, set_active, set_role
@@ -13,10 +14,6 @@ user = page("nav.users", Permission.MANAGE_USERS)
 app = get_app()
 lang = current_lang()
 ROLES = [r.value for r in Role]
-
-
-def notify(level: str, text: str) -> None:
-    st.session_state["us_notice"] = (level, text)
 
 
 users = list_users(app)
@@ -36,9 +33,7 @@ st.dataframe(
     hide_index=True,
     key="us_table",
 )
-notice = st.session_state.pop("us_notice", None)
-if notice:
-    getattr(st, notice[0])(notice[1])
+show("us")
 
 # -- change a user ---------------------------------------------------------------------------------------
 st.subheader(tr("users_page.change_title"))
@@ -58,9 +53,10 @@ def _role(login: str = login) -> None:
     try:
         changed = set_role(app, login, st.session_state[f"us_role_{login}"], user.login)
     except HdeError as exc:
-        notify("error", exc.message(lang))
+        flash_error("us", exc, lang)
     else:
-        notify(
+        flash(
+            "us",
             "success" if changed else "info",
             tr("users_page.role_saved" if changed else "users_page.unchanged", login=login),
         )
@@ -70,9 +66,10 @@ def _active(login: str = login, active: bool = not chosen.is_active) -> None:
     try:
         set_active(app, login, active, user.login)
     except HdeError as exc:
-        notify("error", exc.message(lang))
+        flash_error("us", exc, lang)
     else:
-        notify(
+        flash(
+            "us",
             "success",
             tr("users_page.activated" if active else "users_page.deactivated", login=login),
         )
@@ -119,9 +116,9 @@ def _add() -> None:
             display_name=state.get("us_new_name", ""),
         )
     except HdeError as exc:
-        notify("error", exc.message(lang))
+        flash_error("us", exc, lang)
     else:
-        notify("success", tr("users_page.added", login=login))
+        flash("us", "success", tr("users_page.added", login=login))
         for key in ("us_new_login", "us_new_name", "us_new_password"):
             state[key] = ""
     state["us_new_password"] = ""

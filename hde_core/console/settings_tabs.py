@@ -13,6 +13,7 @@ import streamlit as st
 
 from hde_core.bootstrap import App
 from hde_core.console import ConsoleUser, formatter, tr
+from hde_core.console.notices import flash, flash_error, show
 from hde_core.console.widgets import optional_select, page_number
 from hde_core.domain.roles import Permission
 from hde_core.domain.tickets import NotificationKind
@@ -21,7 +22,6 @@ from hde_core.services import pricing
 from hde_core.services.delivery import export_bytes
 from hde_core.services.rendering import RenderedEmail
 from hde_core.services.settings_admin import (
-    SettingsInvalid,
     delete_custom_field,
     list_custom_fields,
     list_departments,
@@ -38,25 +38,6 @@ PAGE_SIZE = 50
 
 def when(value: datetime | None) -> str:
     return f"{value.astimezone():%Y-%m-%d %H:%M}" if value else "—"
-
-
-def notify(slot: str, level: str, *lines: str) -> None:
-    """Keep a message for the next run (actions run in callbacks, before the page)."""
-    st.session_state[f"{slot}_notice"] = (level, [line for line in lines if line])
-
-
-def show_notice(slot: str) -> None:
-    notice = st.session_state.pop(f"{slot}_notice", None)
-    if notice:
-        level, lines = notice
-        getattr(st, level)("\n\n".join(lines))
-
-
-def failed(slot: str, exc: HdeError, lang: str) -> None:
-    if isinstance(exc, SettingsInvalid):
-        notify(slot, "error", exc.message(lang), *(f"- {line}" for line in exc.lines(lang)))
-    else:
-        notify(slot, "error", exc.message(lang))
 
 
 def departments(app: App, user: ConsoleUser, lang: str) -> None:
@@ -79,7 +60,7 @@ def departments(app: App, user: ConsoleUser, lang: str) -> None:
         )
     else:
         st.info(tr("channels_page.no_departments"))
-    show_notice("dp")
+    show("dp")
     if is_admin:
         names = [d.name for d in depts]
         chosen = optional_select(
@@ -118,15 +99,15 @@ def departments(app: App, user: ConsoleUser, lang: str) -> None:
             try:
                 saved = save_department(app, form, user.login)
             except HdeError as exc:
-                failed("dp", exc, lang)
+                flash_error("dp", exc, lang)
                 return
             head = tr("channels_page.department_saved", name=saved.name)
             if saved.smtp_ok is None:
-                notify("dp", "success", head)
+                flash("dp", "success", head)
             elif saved.smtp_ok:
-                notify("dp", "success", head, tr("channels_page.smtp_ok", detail=saved.smtp_detail))
+                flash("dp", "success", head, tr("channels_page.smtp_ok", detail=saved.smtp_detail))
             else:
-                notify(
+                flash(
                     "dp", "warning", head, tr("channels_page.smtp_failed", detail=saved.smtp_detail)
                 )
             if dsuffix == "new":
@@ -155,7 +136,7 @@ def custom_fields(app: App, user: ConsoleUser, lang: str) -> None:
         )
     else:
         st.info(tr("channels_page.no_fields"))
-    show_notice("cf")
+    show("cf")
     if is_lead:
         keys = [f.key for f in fields]
         fkey = optional_select(
@@ -197,9 +178,9 @@ def custom_fields(app: App, user: ConsoleUser, lang: str) -> None:
                     user.login,
                 )
             except HdeError as exc:
-                failed("cf", exc, lang)
+                flash_error("cf", exc, lang)
                 return
-            notify("cf", "success", tr("channels_page.field_saved", field=key))
+            flash("cf", "success", tr("channels_page.field_saved", field=key))
             if fsuffix == "new":
                 state["cf_pick"] = key
                 state["cf_key_new"] = ""
@@ -208,9 +189,9 @@ def custom_fields(app: App, user: ConsoleUser, lang: str) -> None:
             try:
                 delete_custom_field(app, fsuffix, user.login)
             except HdeError as exc:
-                failed("cf", exc, lang)
+                flash_error("cf", exc, lang)
                 return
-            notify("cf", "success", tr("channels_page.field_deleted", field=fsuffix))
+            flash("cf", "success", tr("channels_page.field_deleted", field=fsuffix))
             st.session_state["cf_pick"] = ""
 
         b1, b2 = st.columns([1, 4])
@@ -225,7 +206,7 @@ def notifications(app: App, user: ConsoleUser, lang: str) -> None:
     """The two notification emails (R6, R7), with a live preview on a sample ticket."""
     edits_templates = user.can(Permission.MANAGE_TEMPLATES)
     st.caption(tr("channels_page.notifications_help"))
-    show_notice("nf")
+    show("nf")
     existing = {n.kind: n for n in list_notification_templates(app)}
     kind_value = st.selectbox(
         tr("channels_page.notification_kind"),
@@ -280,9 +261,9 @@ def notifications(app: App, user: ConsoleUser, lang: str) -> None:
                     user.login,
                 )
             except HdeError as exc:
-                failed("nf", exc, lang)
+                flash_error("nf", exc, lang)
                 return
-            notify(
+            flash(
                 "nf",
                 "success" if changed else "info",
                 tr("channels_page.notification_saved")
@@ -299,7 +280,7 @@ def prices(app: App, user: ConsoleUser, lang: str) -> None:
     """The price table of template messages (R13)."""
     is_lead = user.can(Permission.CHANNEL_SETTINGS)
     st.caption(tr("channels_page.prices_help"))
-    show_notice("pr")
+    show("pr")
     prices = pricing.list_prices(app)
     if prices:
         st.dataframe(
@@ -341,9 +322,9 @@ def prices(app: App, user: ConsoleUser, lang: str) -> None:
                     currency=state.get("pr_currency", "USD"),
                 )
             except HdeError as exc:
-                failed("pr", exc, lang)
+                flash_error("pr", exc, lang)
                 return
-            notify(
+            flash(
                 "pr",
                 "success",
                 tr(
@@ -363,10 +344,10 @@ def prices(app: App, user: ConsoleUser, lang: str) -> None:
                     country=state.get("pr_country", "*"),
                 )
             except HdeError as exc:
-                failed("pr", exc, lang)
+                flash_error("pr", exc, lang)
                 return
             key = "cli.templates.prices.deleted" if gone else "cli.templates.prices.not_found"
-            notify(
+            flash(
                 "pr",
                 "success" if gone else "warning",
                 tr(key, category=state.get("pr_category"), country=state.get("pr_country")),
