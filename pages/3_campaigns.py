@@ -7,10 +7,11 @@ from typing import TypedDict
 import streamlit as st
 
 from hde_core.console import charts, current_lang, formatter, get_app, page, tr
+from hde_core.console.controls import Controls, campaign_controls
+from hde_core.console.notices import show
 from hde_core.console.widgets import optional_select, page_number
 from hde_core.domain.roles import Permission
 from hde_core.domain.statuses import MessageStatus
-from hde_core.errors import HdeError
 from hde_core.services import campaigns, dashboards
 from hde_core.services.delivery import (
     campaign_choices,
@@ -23,6 +24,9 @@ from hde_core.services.delivery import (
 PAGE_SIZE = 50
 
 user = page("nav.campaigns", Permission.VIEW)
+CONTROLS = Controls(
+    prefix="cp", texts="campaigns_page", sure="campaigns_page.cancel_confirm", slot="cp"
+)
 app = get_app()
 lang = current_lang()
 
@@ -72,38 +76,9 @@ cols[3].metric(tr("campaigns_page.unsent"), report.unsent)
 cols[4].metric(tr("campaigns_page.failed"), report.messages.get("failed", 0))
 
 
-def _control(action: str) -> None:
-    fn = {"pause": campaigns.pause, "resume": campaigns.resume, "cancel": campaigns.cancel}[action]
-    try:
-        result = fn(app, chosen.key, user.login)
-    except HdeError as exc:
-        st.session_state["cp_notice"] = ("error", exc.message(lang))
-    else:
-        st.session_state["cp_notice"] = (
-            "success",
-            tr(f"campaigns_page.done.{action}", count=result.cancelled_now),
-        )
-
-
-if user.can(Permission.BULK_SEND) and report.status in ("running", "scheduled", "paused"):
-    left, middle, right = st.columns([1, 1, 2])
-    if report.status == "paused":
-        left.button(
-            tr("campaigns_page.resume"), key="cp_resume", on_click=_control, args=("resume",)
-        )
-    else:
-        left.button(tr("campaigns_page.pause"), key="cp_pause", on_click=_control, args=("pause",))
-    sure = right.checkbox(tr("campaigns_page.cancel_confirm"), key="cp_cancel_sure")
-    middle.button(
-        tr("campaigns_page.cancel"),
-        key="cp_cancel",
-        disabled=not sure,
-        on_click=_control,
-        args=("cancel",),
-    )
-notice = st.session_state.pop("cp_notice", None)
-if notice:
-    getattr(st, notice[0])(notice[1])
+if user.can(Permission.BULK_SEND):
+    campaign_controls(app, user.login, chosen.key, report.status, CONTROLS)
+show(CONTROLS.slot)
 
 # -- charts ---------------------------------------------------------------------------------
 charts.delivery_grid(
