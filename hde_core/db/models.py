@@ -222,6 +222,9 @@ class Campaign(Base):
     options: Mapped[dict[str, Any]] = mapped_column(JSONDoc, default=dict)
     status: Mapped[str] = mapped_column(String(16), default="running")
     scheduled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: Stamped by each chunk a launch writes: a launching campaign silent for long was
+    #: interrupted (domain.campaigns.shown_status).
+    launch_heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     source_name: Mapped[str | None] = mapped_column(String(500))
     total_rows: Mapped[int] = mapped_column(Integer, default=0)
     eligible_rows: Mapped[int] = mapped_column(Integer, default=0)

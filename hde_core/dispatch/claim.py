@@ -32,6 +32,7 @@ from hde_core.db.models import (
     Message,
 )
 from hde_core.dispatch.ratelimit import lock_bucket
+from hde_core.domain.campaigns import SENDABLE
 from hde_core.domain.channels import ConnectionStatus
 from hde_core.domain.statuses import CLAIMABLE, HANDED_OVER, MessageStatus
 from hde_core.services import audit
@@ -46,6 +47,9 @@ ACTOR = "dispatcher"
 #: Written exactly like the predicate of the partial index ``ix_message_claim`` so the
 #: planner reads claims straight off it (a bound parameter would hide the match).
 _CLAIMABLE = text("messages." + CLAIMABLE_SQL)
+
+#: A launching campaign's messages already written may go out; it cannot finish yet.
+SENDABLE_CAMPAIGNS = sorted(s.value for s in SENDABLE)
 
 
 def new_worker_id() -> str:
@@ -92,7 +96,7 @@ def due_filter(now: datetime) -> Any:
             Message.campaign_id.is_(None),
             exists().where(
                 Campaign.id == Message.campaign_id,
-                Campaign.status == "running",
+                Campaign.status.in_(SENDABLE_CAMPAIGNS),
                 or_(Campaign.scheduled_at.is_(None), Campaign.scheduled_at <= now),
             ),
         ),
@@ -204,7 +208,7 @@ def _campaign_sources(session: Session, channel_id: int, now: datetime) -> list[
         session.scalars(
             select(Campaign.id)
             .where(
-                Campaign.status == "running",
+                Campaign.status.in_(SENDABLE_CAMPAIGNS),
                 or_(Campaign.scheduled_at.is_(None), Campaign.scheduled_at <= now),
                 has_work,
             )
@@ -239,7 +243,7 @@ def _pick(
                 Message.campaign_id.is_(None),
                 exists().where(
                     Campaign.id == Message.campaign_id,
-                    Campaign.status == "running",
+                    Campaign.status.in_(SENDABLE_CAMPAIGNS),
                     or_(Campaign.scheduled_at.is_(None), Campaign.scheduled_at <= now),
                 ),
             ),

@@ -41,6 +41,10 @@ class Event(StrEnum):
     USER_SIGNED_IN = "user_signed_in"
     USER_SIGN_IN_FAILED = "user_sign_in_failed"
     CAMPAIGN_CREATED = "campaign_created"
+    #: A launch of an existing campaign began (adds the rows it does not have yet).
+    CAMPAIGN_RELAUNCHED = "campaign_relaunched"
+    #: Every message of the launch is written: the campaign may run (and finish).
+    CAMPAIGN_LAUNCHED = "campaign_launched"
     CAMPAIGN_PAUSED = "campaign_paused"
     CAMPAIGN_RESUMED = "campaign_resumed"
     CAMPAIGN_CANCELLED = "campaign_cancelled"

@@ -155,7 +155,7 @@ class Progress:
     key: str
     campaign_id: int | None  # None until the campaign exists
     name: str
-    status: str  # the campaign's: running, paused, cancelled, done; "starting" before it exists
+    status: str  # the campaign's ShownStatus; "starting" before it exists
     counts: dict[str, int]  # messages per status (every status present)
     tickets: int
     eligible: int
@@ -185,9 +185,14 @@ class Progress:
 
     @property
     def interrupted(self) -> bool:
-        """The launch stopped before every eligible row had its ticket (the console restarted):
-        launching the same list again adds the missing rows."""
-        return self.phase is None and self.campaign_id is not None and self.tickets < self.eligible
+        """The launch stopped before every eligible row had its ticket (its process died, or
+        it failed): launching the same list again adds the missing rows. A launch still
+        writing in another process (``hde send``) is not interrupted."""
+        if self.phase is not None or self.campaign_id is None:
+            return False
+        if self.status == ShownStatus.INTERRUPTED:
+            return True
+        return self.status != ShownStatus.LAUNCHING and self.tickets < self.eligible
 
     @property
     def stage(self) -> str:

@@ -8,9 +8,9 @@ import threading
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
-from hde_core.db.models import AuditEvent, Message, Ticket
+from hde_core.db.models import AuditEvent, Campaign, Message, Ticket
 from hde_core.dispatch.worker import Worker, WorkerOptions
 from hde_core.errors import Refused, UsageError
 from hde_core.sandbox.smtp_sink import wait_for_mail
@@ -242,3 +242,134 @@ def test_controls_refuse_a_move_the_lifecycle_does_not_allow(email_app):
     assert svc.campaign_report(email_app, key).status == "done"
     events = count(email_app, AuditEvent, event="campaign_cancelled")
     assert events == 0
+
+
+def many(n: int, prefix: str = "c") -> bytes:
+    rows = "".join(f"{prefix}{i}@example.com;C{i};O-{i}\n" for i in range(n))
+    return ("Email;Имя;order_id\n" + rows).encode()
+
+
+def test_a_campaign_cannot_finish_while_its_launch_writes(email_app, monkeypatch):
+    """Issue 14.1: the periodic finish runs between the launch's chunks (as a worker's
+    would): the campaign is launching, not done, until every message is written."""
+    monkeypatch.setattr(launching, "CHUNK", 5)
+    real = launching._write_chunk
+    seen = []
+
+    def write_then_finish(app, plan, campaign_id, chunk, *args):
+        seen.append((svc.finish_campaigns(app), svc.campaign_report(app, plan.key).status))
+        return real(app, plan, campaign_id, chunk, *args)
+
+    monkeypatch.setattr(launching, "_write_chunk", write_then_finish)
+    result = svc.launch(email_app, request(source=many(23), campaign_key="slow"), "lead")
+    assert seen == [(0, "launching")] * 5
+    assert result.status == "running" and result.messages_created == 23
+    assert svc.finish_campaigns(email_app) == 0  # 23 queued
+    Worker(email_app, WorkerOptions(until_idle=True, run_periodic_jobs=False)).run_sync()
+    assert svc.finish_campaigns(email_app) == 1
+    assert count(email_app, Message, status="sent") == 23
+    assert count(email_app, AuditEvent, event="campaign_launched") == 1
+
+
+def test_an_interrupted_launch_is_shown_and_a_relaunch_completes_it(email_app, monkeypatch):
+    monkeypatch.setattr(launching, "CHUNK", 5)
+    real = launching._write_chunk
+
+    def dies_on_third(app, plan, campaign_id, chunk, *args):
+        if chunk[0].values["order_id"] == "O-10":
+            raise OSError("killed")
+        return real(app, plan, campaign_id, chunk, *args)
+
+    monkeypatch.setattr(launching, "_write_chunk", dies_on_third)
+    with pytest.raises(OSError):
+        svc.launch(email_app, request(source=many(23), campaign_key="cut"), "lead")
+    report = svc.campaign_report(email_app, "cut")
+    # whole chunks only (on PostgreSQL the chunk after the failed one may be written)
+    assert report.status == "interrupted" and report.total in (10, 15)
+    assert svc.finish_campaigns(email_app) == 0
+    with pytest.raises(Refused) as err:
+        svc.pause(email_app, "cut", "lead")
+    assert err.value.key == "campaigns.error.cannot_pause_launching"
+    monkeypatch.setattr(launching, "_write_chunk", real)
+    again = svc.launch(email_app, request(source=many(23), campaign_key="cut"), "lead")
+    assert again.status == "running" and again.tickets_created == 23 - report.total
+    assert svc.campaign_report(email_app, "cut").total == 23
+    with email_app.db.reader() as s:
+        relaunched = s.scalars(
+            select(AuditEvent).where(AuditEvent.event == "campaign_relaunched")
+        ).one()
+    assert relaunched.data["was"] == "interrupted"
+
+
+def test_a_launch_stalled_for_long_is_shown_interrupted(email_app, clock, monkeypatch):
+    monkeypatch.setattr(launching, "CHUNK", 5)
+    real = launching._write_chunk
+
+    def stall(app, plan, campaign_id, chunk, *args):
+        if chunk[0].values["order_id"] == "O-5":
+            assert svc.campaign_report(app, plan.key).status == "launching"
+            clock.advance(minutes=3)  # the process hung, or died: nothing written for long
+            assert svc.campaign_report(app, plan.key).status == "interrupted"
+        return real(app, plan, campaign_id, chunk, *args)
+
+    monkeypatch.setattr(launching, "_write_chunk", stall)
+    assert svc.launch(email_app, request(source=many(12)), "lead").status == "running"
+
+
+def test_cancel_during_a_launch_stops_it(email_app, monkeypatch):
+    monkeypatch.setattr(launching, "CHUNK", 5)
+    real = launching._write_chunk
+
+    def cancel_after_first(app, plan, campaign_id, chunk, *args):
+        if chunk[0].values["order_id"] == "O-5":
+            svc.cancel(app, plan.key, "lead")
+        return real(app, plan, campaign_id, chunk, *args)
+
+    monkeypatch.setattr(launching, "_write_chunk", cancel_after_first)
+    with pytest.raises(Refused) as err:
+        svc.launch(email_app, request(source=many(23), campaign_key="stop"), "lead")
+    assert err.value.key == "campaigns.error.cancelled_during_launch"
+    report = svc.campaign_report(email_app, "stop")
+    # whole chunks only (on PostgreSQL the first may still be writing when the cancel
+    # comes: then it is refused too), every one of their messages cancelled
+    assert report.status == "cancelled" and report.total in (0, 5)
+    assert report.messages["cancelled"] == report.total
+
+
+def test_a_done_campaign_launched_again_with_more_rows_sends_them(email_app):
+    key = svc.launch(email_app, request(source=many(4), campaign_key="grow"), "lead").campaign_key
+    Worker(email_app, WorkerOptions(until_idle=True, run_periodic_jobs=False)).run_sync()
+    assert svc.finish_campaigns(email_app) == 1
+    again = svc.launch(email_app, request(source=many(9), campaign_key="grow"), "lead")
+    assert again.status == "running" and again.tickets_created == 5
+    Worker(email_app, WorkerOptions(until_idle=True, run_periodic_jobs=False)).run_sync()
+    assert svc.finish_campaigns(email_app) == 1
+    assert svc.campaign_report(email_app, key).messages["sent"] == 9
+
+
+def test_a_chunk_written_into_a_campaign_finished_meanwhile_reopens_it(email_app, monkeypatch):
+    """Two launches of one campaign: the first completed and the campaign was finished
+    while the second still writes — its next chunk makes the campaign launching again in
+    the same transaction, so nothing it writes is left in a done campaign."""
+    key = svc.launch(email_app, request(source=many(3), campaign_key="two"), "lead").campaign_key
+    Worker(email_app, WorkerOptions(until_idle=True, run_periodic_jobs=False)).run_sync()
+    monkeypatch.setattr(launching, "CHUNK", 4)
+    monkeypatch.setattr(launching, "WRITERS", 1)  # one chunk after the other, to look between
+    real = launching._write_chunk
+    states = []
+
+    def finish_between(app, plan, campaign_id, chunk, *args):
+        with app.db.transaction() as s:  # as if the other launch had just completed it
+            s.execute(update(Campaign).where(Campaign.key == key).values(status="running"))
+        svc.finish_campaigns(app)
+        states.append(svc.campaign_report(app, key).status)
+        out = real(app, plan, campaign_id, chunk, *args)
+        states.append(svc.campaign_report(app, key).status)
+        return out
+
+    monkeypatch.setattr(launching, "_write_chunk", finish_between)
+    assert svc.launch(email_app, request(source=many(11), campaign_key="two"), "lead").status == (
+        "running"
+    )
+    # the first chunk finds it done (every message sent); later ones find queued messages
+    assert states == ["done", "launching", "running", "launching", "running", "launching"]

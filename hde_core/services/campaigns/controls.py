@@ -20,6 +20,7 @@ from hde_core.services.campaigns.report import CampaignReport, by_key, campaign_
 S = MessageStatus
 
 
+#: Why a control is refused, per wanted status — the message says what is possible.
 _REFUSAL = {
     CampaignStatus.PAUSED: "campaigns.error.cannot_pause",
     CampaignStatus.RUNNING: "campaigns.error.cannot_resume",

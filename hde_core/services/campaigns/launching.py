@@ -20,6 +20,7 @@ eligible row, queued for the dispatcher.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
@@ -27,8 +28,9 @@ from datetime import datetime
 from types import SimpleNamespace
 from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import case, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from hde_core.bootstrap import App
 from hde_core.channels.email import new_message_id
@@ -38,7 +40,7 @@ from hde_core.db.models import (
     Message,
     Ticket,
 )
-from hde_core.domain.campaigns import CampaignStatus
+from hde_core.domain.campaigns import CampaignStatus, check_move, shown_status
 from hde_core.domain.channels import ChannelKind
 from hde_core.domain.reasons import Action
 from hde_core.domain.statuses import MessageStatus
@@ -62,6 +64,7 @@ from hde_core.services.lists import (
 from hde_core.services.tickets import default_template_params, ticket_context
 
 S = MessageStatus
+log = logging.getLogger("hde.campaigns")
 
 
 #: Rows written per transaction.
@@ -156,15 +159,20 @@ def launch(
 
     done = 0
     writers = 1 if app.db.is_sqlite else WRITERS
-    for (_, chunk), (tickets, messages, already) in zip(
-        chunks, overlapped(write, chunks, writers), strict=True
-    ):
-        out.tickets_created += tickets
-        out.messages_created += messages
-        out.already_queued += already
-        done += len(chunk)
-        if progress:
-            progress("create", done, len(eligible))
+    try:
+        for (_, chunk), (tickets, messages, already) in zip(
+            chunks, overlapped(write, chunks, writers), strict=True
+        ):
+            out.tickets_created += tickets
+            out.messages_created += messages
+            out.already_queued += already
+            done += len(chunk)
+            if progress:
+                progress("create", done, len(eligible))
+        out.status = _complete(app, plan.key, campaign_id, actor, out)
+    except BaseException:
+        _interrupted(app, campaign_id)
+        raise
     return out
 
 
@@ -173,6 +181,7 @@ def _campaign(
 ) -> tuple[int, bool, str, datetime | None]:
     req = plan.request
     channel_ids = list(plan.channels)
+    now = app.clock.now()
     with app.db.transaction() as session:
         campaign = session.scalar(select(Campaign).where(Campaign.key == plan.key))
         if campaign is not None:
@@ -186,10 +195,28 @@ def _campaign(
                 raise Refused([], "campaigns.error.key_reused", key=plan.key)
             if campaign.status == CampaignStatus.CANCELLED:
                 raise Refused([], "campaigns.error.cancelled", key=plan.key)
-            if campaign.status == CampaignStatus.DONE:
-                campaign.status = CampaignStatus.RUNNING
+            before = shown_status(
+                campaign.status, campaign.scheduled_at, campaign.launch_heartbeat_at, now
+            )
+            if campaign.status in (CampaignStatus.RUNNING, CampaignStatus.DONE):
+                # it cannot finish while this launch writes (a paused one stays paused)
+                check_move(campaign.status, CampaignStatus.LAUNCHING)
+                campaign.status = CampaignStatus.LAUNCHING
+            campaign.launch_heartbeat_at = now
+            campaign.updated_at = now
             campaign.total_rows = max(campaign.total_rows, result.rows)
             campaign.eligible_rows = max(campaign.eligible_rows, eligible)
+            audit.record(
+                session,
+                audit.Event.CAMPAIGN_RELAUNCHED,
+                actor,
+                at=now,
+                campaign_id=campaign.id,
+                key=plan.key,
+                was=before.value,
+                rows=result.rows,
+                eligible=eligible,
+            )
             return campaign.id, False, campaign.status, campaign.scheduled_at
         campaign = Campaign(
             key=plan.key,
@@ -204,7 +231,9 @@ def _campaign(
                 "priority": req.priority,
                 "mapping": plan.loaded.mapping,
             },
-            status=CampaignStatus.RUNNING,
+            # not ``running`` before every message is written: it could finish empty
+            status=CampaignStatus.LAUNCHING,
+            launch_heartbeat_at=now,
             scheduled_at=req.scheduled_at,
             source_name=plan.loaded.name,
             total_rows=result.rows,
@@ -217,7 +246,7 @@ def _campaign(
             session,
             audit.Event.CAMPAIGN_CREATED,
             actor,
-            at=app.clock.now(),
+            at=now,
             campaign_id=campaign.id,
             key=plan.key,
             source=plan.loaded.name,
@@ -352,7 +381,77 @@ def _write_chunk(
                 )
             )
         insert_audit_rows(session, trail)
+        _stamp(session, plan.key, campaign_id, now)
         return len(ticket_ids), len(first_ids) + len(second_ids), len(rows) - len(todo)
+
+
+def _stamp(session: Session, key: str, campaign_id: int, now: datetime) -> None:
+    """In the chunk's own transaction, last (the row lock is held only until its commit):
+    the launch is alive, and a campaign that another launch of it completed and that was
+    finished meanwhile is ``launching`` again — the messages just written are never left
+    in a finished campaign. A campaign cancelled meanwhile refuses the chunk (nothing of
+    it is written) and so stops the launch."""
+    status = session.execute(
+        update(Campaign)
+        .where(Campaign.id == campaign_id)
+        .values(
+            launch_heartbeat_at=now,
+            status=case(
+                (Campaign.status.in_(_REOPENED), CampaignStatus.LAUNCHING.value),
+                else_=Campaign.status,
+            ),
+        )
+        .returning(Campaign.status)
+        .execution_options(synchronize_session=False)
+    ).scalar_one()
+    if status == CampaignStatus.CANCELLED:
+        raise Refused([], "campaigns.error.cancelled_during_launch", key=key)
+
+
+#: A chunk written into one of these makes it ``launching`` again (see :func:`_stamp`).
+_REOPENED = [CampaignStatus.RUNNING.value, CampaignStatus.DONE.value]
+
+
+def _complete(app: App, key: str, campaign_id: int, actor: str, out: LaunchResult) -> str:
+    """Every message of this launch is written: a ``launching`` campaign may run now (and
+    finish when every message is final). Returns the campaign's status."""
+    now = app.clock.now()
+    with app.db.transaction() as session:
+        campaign = session.get(Campaign, campaign_id, with_for_update=True)
+        assert campaign is not None
+        if campaign.status == CampaignStatus.CANCELLED:
+            raise Refused([], "campaigns.error.cancelled_during_launch", key=key)
+        if campaign.status == CampaignStatus.LAUNCHING:
+            check_move(campaign.status, CampaignStatus.RUNNING)
+            campaign.status = CampaignStatus.RUNNING
+            campaign.updated_at = now
+        audit.record(
+            session,
+            audit.Event.CAMPAIGN_LAUNCHED,
+            actor,
+            at=now,
+            campaign_id=campaign_id,
+            key=key,
+            tickets_created=out.tickets_created,
+            messages_created=out.messages_created,
+            already_queued=out.already_queued,
+        )
+        return campaign.status
+
+
+def _interrupted(app: App, campaign_id: int) -> None:
+    """This launch stopped on an error: shown as interrupted at once (not after
+    :data:`LAUNCH_STALE`) — unless another launch of it is still writing."""
+    try:
+        with app.db.transaction() as session:
+            session.execute(
+                update(Campaign)
+                .where(Campaign.id == campaign_id, Campaign.status == CampaignStatus.LAUNCHING)
+                .values(launch_heartbeat_at=None)
+                .execution_options(synchronize_session=False)
+            )
+    except Exception:  # noqa: BLE001 - the launch's own error is the one to report
+        log.exception("could not mark the launch of campaign %s interrupted", campaign_id)
 
 
 def _paired(row: RowVerdict) -> bool:

@@ -16,7 +16,7 @@ from hde_core.db.models import (
     Message,
     Ticket,
 )
-from hde_core.domain.campaigns import CampaignStatus, ShownStatus
+from hde_core.domain.campaigns import shown_status
 from hde_core.domain.statuses import MessageStatus
 from hde_core.errors import NotFound
 
@@ -35,7 +35,7 @@ def by_key(session: Session, key: str) -> Campaign:
 class CampaignReport:
     key: str
     name: str
-    status: str  # running | scheduled | paused | cancelled | done
+    status: str  # a ShownStatus: launching, interrupted, scheduled, running, paused, …
     created_at: datetime
     created_by: str
     scheduled_at: datetime | None
@@ -88,9 +88,7 @@ def campaign_report(app: App, key: str) -> CampaignReport:
         )
         tickets = session.scalar(select(func.count()).where(Ticket.campaign_id == c.id)) or 0
         names = dict(session.execute(select(Channel.id, Channel.name)).all())
-        status = c.status
-        if status == CampaignStatus.RUNNING and c.scheduled_at and c.scheduled_at > now:
-            status = ShownStatus.SCHEDULED
+        status = shown_status(c.status, c.scheduled_at, c.launch_heartbeat_at, now)
         return CampaignReport(
             key=c.key,
             name=c.name,
@@ -104,6 +102,3 @@ def campaign_report(app: App, key: str) -> CampaignReport:
             tickets=int(tickets),
             messages=counts,
         )
-
-
-#: Why a control is refused, per (wanted status) — the message names what the user can do.
