@@ -1,9 +1,16 @@
 """The validation report: one row per input row, safe to open in Excel (SPEC §5).
 
-A cell that starts with ``=`` ``+`` ``-`` ``@`` (or a tab / carriage return) is a formula
-to a spreadsheet — a list can carry ``=HYPERLINK(...)`` in a name column. In CSV such a
-cell is prefixed with an apostrophe; in XLSX every cell is written as text with Excel's
-own "quote prefix" style, so the value stays intact and is never evaluated.
+A cell whose first character other than blanks (spaces, tabs, line breaks) is ``=`` ``+``
+``-`` ``@``, or that starts with a tab or a line break, is a formula to a spreadsheet
+(OWASP's CSV-injection rule) — a list can carry ``=HYPERLINK(...)`` in a name column, and
+Excel skips the blanks before it. In CSV such a cell is prefixed with an apostrophe; in XLSX
+every cell is written as text with Excel's own "quote prefix" style, so the value stays
+intact and is never evaluated.
+
+One exception, so phone numbers stay as written: a cell that is only a phone number — a
+``+``, then digits with spaces, brackets, dashes or dots (``+79123456789``,
+``+7 (912) 345-67-89``) — cannot hold a function, a reference or a link, and is written as
+is: the normalised recipient column stays exact E.164 for whoever reads the CSV.
 
 The file appears only when it is complete (written next to the target, then renamed).
 """
@@ -12,19 +19,33 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from hde_core.errors import UsageError
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_START = ("=", "+", "-", "@")
+_BREAKS = ("\t", "\r", "\n")
+_PHONE = re.compile(r"\+\d[\d ().\-]{5,30}")
 XLSX_MAX_ROWS = 1_048_576
+
+
+def is_formula(value: str) -> bool:
+    """Would a spreadsheet take this cell for a formula (see the module docstring)?"""
+    if not value:
+        return False
+    if value.startswith(_BREAKS):
+        return True
+    if not value.lstrip().startswith(_FORMULA_START):
+        return False
+    return _PHONE.fullmatch(value) is None
 
 
 def neutralise(value: str) -> str:
     """A CSV cell Excel will show as text, never run as a formula."""
-    return "'" + value if value.startswith(_FORMULA_START) else value
+    return "'" + value if is_formula(value) else value
 
 
 def check_report_path(path: Path) -> Path:
@@ -72,7 +93,7 @@ def _write_xlsx(path: Path, header: Sequence[str], rows: Iterable[Sequence[str]]
         for value in values:
             cell = WriteOnlyCell(sheet, value=_clean(value))
             cell.data_type = "s"  # text, even when it looks like a formula or a number
-            if value.startswith(_FORMULA_START):
+            if is_formula(value):
                 cell.quotePrefix = True
             if font is not None:
                 cell.font = font

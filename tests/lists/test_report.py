@@ -21,7 +21,18 @@ MIXED = FIXTURES / "mixed_utf8bom_semicolon.csv"
     ("value", "safe"),
     [
         ("=1+2", "'=1+2"),
-        ("+7 912 000-00-07", "'+7 912 000-00-07"),
+        ("+7 912 000-00-07", "+7 912 000-00-07"),  # a phone number stays as written
+        ("+79120000001", "+79120000001"),
+        ("+7 (912) 000-00-07", "+7 (912) 000-00-07"),
+        ("+7 912 000-00-07+cmd|' /C calc'!A0", "'+7 912 000-00-07+cmd|' /C calc'!A0"),
+        ("+1-A1", "'+1-A1"),
+        (" =1+2", "' =1+2"),  # Excel skips the blanks before a formula
+        ("  @SUM(A1)", "'  @SUM(A1)"),
+        ('\n=HYPERLINK("http://x")', '\'\n=HYPERLINK("http://x")'),
+        ("\r\n-1+2", "'\r\n-1+2"),
+        ("\nАнна", "'\nАнна"),
+        (" +7 912 000-00-07", "' +7 912 000-00-07"),
+        ("Анна =1", "Анна =1"),
         ("-2+3", "'-2+3"),
         ("@SUM(A1)", "'@SUM(A1)"),
         ("\t=x", "'\t=x"),
@@ -49,7 +60,7 @@ def test_csv_report_has_one_row_per_input_row_and_opens_safely(app, clock, tmp_p
     body = rows[1:]
     assert [r[0] for r in body] == [str(i) for i in range(1, 10)]
     assert [r[8] for r in body] == [c.split(":")[0] for c in EXPECTED["wab"]]
-    assert body[0][6] == "'+79120000001" and body[0][7] == "wab"
+    assert body[0][6] == "+79120000001" and body[0][7] == "wab"
     assert body[1][11] == t("action.template_then_hold", "en")
     assert body[7][9] == ORDER and body[7][10] == f"A required field is empty: {ORDER}."
     assert body[8][1] == '\'=HYPERLINK("http://evil.example","жми")'
