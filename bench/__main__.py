@@ -15,6 +15,7 @@ from bench.common import Figure, write_results
 BENCHMARKS: dict[str, str] = {
     "dashboards": "bench.dashboards",
     "lists": "bench.lists",
+    "hostile": "bench.hostile",
     "dispatch": "bench.dispatch",
     "bulk": "bench.bulk",
 }
