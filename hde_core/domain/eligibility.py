@@ -47,6 +47,7 @@ class RecipientState:
     last_inbound_at: datetime | None = None  # R12
     missing_field: str | None = None  # first empty required field / template parameter
     duplicate: bool = False  # same recipient earlier in the same list
+    unreadable: bool = False  # the list row holds bytes that are not text
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,8 @@ def evaluate(channel: ChannelState, recipient: RecipientState, now: datetime) ->
         reasons.append(Reason.CHANNEL_UNAVAILABLE)
     if channel.kind == ChannelKind.WHATSAPP and not channel.initiation_allowed:
         reasons.append(Reason.INITIATION_DISABLED)
+    if recipient.unreadable:
+        reasons.append(Reason.UNREADABLE_ROW)
     reasons += _address_reasons(channel.kind, recipient.address)
     if recipient.duplicate:
         reasons.append(Reason.DUPLICATE)

@@ -23,6 +23,9 @@ class Reason(StrEnum):
     MISSING_FIELD = "missing_field"
     DUPLICATE = "duplicate"
     CHANNEL_UNAVAILABLE = "channel_unavailable"
+    #: The row holds bytes that are not text (a NUL byte, or bytes invalid in the file's
+    #: encoding): refused on its own, the rest of the list is judged (SPEC §5).
+    UNREADABLE_ROW = "unreadable_row"
 
 
 class Action(StrEnum):
@@ -37,6 +40,7 @@ R = Reason
 REASON_PRIORITY: tuple[Reason, ...] = (
     R.CHANNEL_UNAVAILABLE,
     R.INITIATION_DISABLED,
+    R.UNREADABLE_ROW,
     R.MISSING_EMAIL,
     R.MISSING_PHONE,
     R.INVALID_EMAIL,

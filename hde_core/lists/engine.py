@@ -88,6 +88,7 @@ def verdicts_on_channel(
     missing_field: np.ndarray,
     required_fields: Sequence[str],
     now: datetime,
+    unreadable: np.ndarray | None = None,
 ) -> ChannelVerdicts:
     """Every row's verdict on one channel, from ``evaluate`` on each distinct set of facts."""
     n = len(recipients.status)
@@ -101,9 +102,14 @@ def verdicts_on_channel(
 
     dup = duplicates(recipients.dedupe_key).astype(np.int64)
     field = missing_field.astype(np.int64) + 1  # 0: none
+    bad = np.zeros(n, dtype=np.int64) if unreadable is None else unreadable.astype(np.int64)
     combo = recipients.status.astype(np.int64) + 3 * (
         fact(index.has_written)
-        + 2 * (fact(index.opted_out) + 2 * (fact(index.window_open) + 2 * (dup + 2 * field)))
+        + 2
+        * (
+            fact(index.opted_out)
+            + 2 * (fact(index.window_open) + 2 * (dup + 2 * (bad + 2 * field)))
+        )
     )
     present = np.bincount(combo)  # small non-negative integers: no sort needed
     distinct = np.flatnonzero(present)
@@ -118,7 +124,8 @@ def verdicts_on_channel(
         has_written, rest = rest % 2, rest // 2
         opted_out, rest = rest % 2, rest // 2
         window_open, rest = rest % 2, rest // 2
-        duplicate, field_index = rest % 2, rest // 2 - 1
+        duplicate, rest = rest % 2, rest // 2
+        row_unreadable, field_index = rest % 2, rest // 2 - 1
         verdict = evaluate(
             state,
             RecipientState(
@@ -128,6 +135,7 @@ def verdicts_on_channel(
                 last_inbound_at=now if window_open else None,
                 missing_field=required_fields[field_index] if field_index >= 0 else None,
                 duplicate=bool(duplicate),
+                unreadable=bool(row_unreadable),
             ),
             now,
         )

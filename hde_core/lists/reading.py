@@ -40,6 +40,12 @@ DELIMITERS = (";", ",", "\t", "|")
 LEGACY_ENCODINGS = ("cp1251", "koi8_r", "cp866", "mac_cyrillic", "iso8859_5", "cp1252", "cp1250")
 _CONTROL = frozenset(range(32)) - {9, 10, 12, 13, 26}
 _NOTHING = re.compile(rb"[ \t\r\n\x00\xef\xbb\xbf\xff\xfe]*")
+_CYRILLIC = frozenset({"cp1251", "koi8_r", "cp866", "mac_cyrillic", "iso8859_5"})
+#: A word with a byte that is not ASCII (letters around it included).
+_HIGH_WORD = re.compile(rb"[A-Za-z\x80-\xff]*[\x80-\xff][A-Za-z\x80-\xff]*")
+_INVALID_RUN = re.compile("[A-Za-z\udc80-\udcff]*[\udc80-\udcff][A-Za-z\udc80-\udcff]*")
+#: What a NUL byte or a byte invalid in UTF-8 becomes: U+FFFD, visible in the report.
+REPLACEMENT = "\ufffd".encode()
 #: Three Cyrillic letters in a row decoded from UTF-8: never an accident of a code page.
 _UTF8_RUSSIAN_WORD = re.compile("[\u0410-\u044f\u0401\u0451]{3,}")
 
@@ -54,6 +60,9 @@ class RawList:
     encoding: str | None  # None for XLSX
     delimiter: str | None  # None for XLSX
     sheet: str | None = None
+    #: Per row: it held bytes that are not text (a NUL, or invalid in the encoding), now
+    #: shown as U+FFFD; such a row is refused on its own. None: no row did.
+    unreadable: np.ndarray | None = None
 
 
 def read_list(
@@ -132,25 +141,87 @@ def detect_encoding(data: bytes, name: str) -> str:
         if data.startswith(bom):
             return encoding
     sample = data[:SAMPLE_BYTES]
+    complete = len(sample) == len(data)
+    controls = sum(sample.count(bytes([c])) for c in _CONTROL)
     if b"\x00" in sample:
         guess = _utf16_without_bom(sample)
-        if guess is None:
+        if guess is not None:
+            return guess
+        if controls > len(sample) // 100:
             raise InputError("lists.error.not_a_list", name=name)
-        return guess
-    controls = sum(sample.count(bytes([c])) for c in _CONTROL)
+        # A NUL byte here and there: those rows are refused one by one (SPEC §5).
+        sample = sample.replace(b"\x00", b"")
     if controls > len(sample) // 100:
         raise InputError("lists.error.not_a_list", name=name)
-    if _is_utf8(sample, complete=len(sample) == len(data)):
+    if _is_utf8(sample, complete=complete):
         return "utf-8"
     text = sample.decode("utf-8", errors="replace")
     if _UTF8_RUSSIAN_WORD.search(text):
-        # Russian words in valid UTF-8 next to invalid bytes: two encodings in one file.
+        if legacy_code_page(_invalid_runs(sample)) is None:
+            return "utf-8"  # a few broken characters: those rows are refused one by one
+        # Russian words in valid UTF-8 next to words in a code page: two encodings.
         first = len(text[: text.index("\ufffd")].encode("utf-8", errors="replace"))
         raise InputError("lists.error.mixed_encoding", name=name, encoding="UTF-8", offset=first)
-    best = charset_normalizer.from_bytes(sample, cp_isolation=list(LEGACY_ENCODINGS)).best()
-    if best is None:
+    legacy = legacy_code_page(sample)
+    if legacy is not None:
+        return legacy
+    lines = text.splitlines() or [""]
+    damaged = sum("\ufffd" in line for line in lines)
+    if damaged > _damage_allowed(len(lines)) or text.count("\ufffd") > len(sample) // 20:
         raise InputError("lists.error.encoding", name=name)
-    return str(best.encoding)
+    # ASCII with a few bytes no code page reads as words: UTF-8 with a few damaged rows,
+    # each refused as ``unreadable_row`` (never guessed into a Western code page).
+    return "utf-8"
+
+
+def legacy_code_page(sample: bytes) -> str | None:
+    """The code page in which the sample's non-ASCII words read as words: every letter of
+    one script (Cyrillic for the Cyrillic pages, Latin for the Western ones) and written in
+    lower, upper or title case. Judged on those words only — a list is mostly ASCII
+    (addresses, numbers), which says nothing about the code page. None when no page reads
+    at least 80 % of them (three stray bytes are not evidence of a language). Pages that
+    tie and read the words differently are told apart by charset-normalizer; else the
+    order of :data:`LEGACY_ENCODINGS` decides."""
+    words = [w for w in _HIGH_WORD.findall(sample) if len(w) >= 3][:5000]
+    if not words:
+        return None
+    shares = {e: sum(_reads_as_word(w, e) for w in words) / len(words) for e in LEGACY_ENCODINGS}
+    best = max(shares.values())
+    if best < 0.8:
+        return None
+    tied = [e for e in LEGACY_ENCODINGS if shares[e] == best]
+    if len({b" ".join(words).decode(e, errors="replace") for e in tied}) > 1:
+        found = charset_normalizer.from_bytes(b" ".join(words), cp_isolation=tied).best()
+        if found is not None and codecs.lookup(found.encoding).name in {
+            codecs.lookup(e).name for e in tied
+        }:
+            return str(found.encoding)
+    return tied[0]
+
+
+def _invalid_runs(sample: bytes) -> bytes:
+    """The words around the bytes that are not UTF-8, for :func:`legacy_code_page`."""
+    text = sample.decode("utf-8", errors="surrogateescape")
+    runs = _INVALID_RUN.findall(text)
+    return b" ".join(r.encode("utf-8", errors="surrogateescape") for r in runs)
+
+
+def _reads_as_word(word: bytes, encoding: str) -> bool:
+    try:
+        text = word.decode(encoding)
+    except UnicodeDecodeError:
+        return False
+    if not text.isalpha() or not (text.islower() or text.isupper() or text.istitle()):
+        return False
+    cyrillic = sum(1 for c in text if "\u0400" <= c <= "\u04ff")
+    if encoding in _CYRILLIC:
+        return cyrillic == len(text)
+    return cyrillic == 0
+
+
+def _damage_allowed(rows: int) -> int:
+    """Damaged rows a list may have and still be read (the rest judged): a few, or 1 %."""
+    return max(10, rows // 100)
 
 
 def _is_utf8(sample: bytes, complete: bool) -> bool:
@@ -240,10 +311,38 @@ def unique_headers(names: Iterable[Any]) -> list[str]:
     )
 
 
-def _read_csv(data: bytes, encoding: str, name: str, limits: ListLimits) -> RawList:
-    sample = data[:SAMPLE_BYTES].decode("utf-8", errors="ignore")
-    if "\x00" in sample:
+def _repair(data: bytes, encoding: str) -> tuple[bytes, int | None, bool]:
+    """NUL bytes and bytes invalid in UTF-8 become U+FFFD. Returns the bytes, the offset of
+    the first invalid UTF-8 byte (None: none) and whether anything was replaced."""
+    damaged = False
+    if b"\x00" in data:
+        data, damaged = data.replace(b"\x00", REPLACEMENT), True
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as bad:
+        return data.decode("utf-8", errors="replace").encode("utf-8"), bad.start, True
+    return data, None, damaged
+
+
+def _unreadable_rows(table: pa.Table, name: str, invalid_at: int | None) -> np.ndarray:
+    """Rows holding U+FFFD where a NUL or an invalid byte was; too many refuse the file."""
+    mask = np.zeros(table.num_rows, dtype=bool)
+    for column in table.columns:
+        mask |= pc.fill_null(pc.match_substring(column, "\ufffd"), False).to_numpy(
+            zero_copy_only=False
+        )
+    if int(mask.sum()) > _damage_allowed(table.num_rows):
+        if invalid_at is not None:
+            raise InputError(
+                "lists.error.mixed_encoding", name=name, encoding="UTF-8", offset=invalid_at
+            )
         raise InputError("lists.error.not_a_list", name=name)
+    return mask
+
+
+def _read_csv(data: bytes, encoding: str, name: str, limits: ListLimits) -> RawList:
+    data, invalid_at, damaged = _repair(data, encoding)
+    sample = data[:SAMPLE_BYTES].decode("utf-8", errors="ignore")
     delimiter = detect_delimiter(sample)
     headers = _header(data, delimiter, name, limits)
     if not headers:
@@ -299,7 +398,8 @@ def _read_csv(data: bytes, encoding: str, name: str, limits: ListLimits) -> RawL
         raise InputError("lists.error.no_rows", name=name)
     limits.check_rows(table.num_rows, name)
     _check_cell_lengths(table, name)
-    return RawList(table, headers, "csv", _encoding_name(encoding), delimiter)
+    unreadable = _unreadable_rows(table, name, invalid_at) if damaged else None
+    return RawList(table, headers, "csv", _encoding_name(encoding), delimiter, None, unreadable)
 
 
 def _check_cell_lengths(table: pa.Table, name: str) -> None:

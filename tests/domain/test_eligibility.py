@@ -15,6 +15,7 @@ def test_priority_order_matches_spec():
     assert [r.value for r in REASON_PRIORITY] == [
         "channel_unavailable",
         "initiation_disabled",
+        "unreadable_row",
         "missing_email",
         "missing_phone",
         "invalid_email",

@@ -7,6 +7,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 from sqlalchemy import select
 
@@ -35,6 +36,8 @@ class LoadedList:
     #: Where the mapping came from: "saved" (this shape's), "suggested", plus "given" overrides.
     mapping_source: str = "suggested"
     sheet: str | None = None
+    #: Rows holding bytes that are not text (True), each refused as ``unreadable_row``.
+    unreadable: np.ndarray | None = None
 
     @property
     def row_count(self) -> int:
@@ -106,6 +109,7 @@ def load_list(
         shape_key=key,
         mapping_source=source_name,
         sheet=raw.sheet,
+        unreadable=raw.unreadable,
     )
 
 

@@ -258,7 +258,9 @@ def validate_list(
             indexes.append(index)
             recipients.append(found)
             per_channel.append(
-                verdicts_on_channel(info.state, found, index, missing_field, required, now)
+                verdicts_on_channel(
+                    info.state, found, index, missing_field, required, now, loaded.unreadable
+                )
             )
     chosen = choose_channel(per_channel)
     rows = np.arange(n)
