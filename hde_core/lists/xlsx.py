@@ -34,6 +34,7 @@ import pyarrow.compute as pc
 
 from hde_core.errors import InputError
 from hde_core.lists.limits import ListLimits
+from hde_core.lists.strings import StringTable
 
 SMALL_PART_BYTES = 32 * 1024 * 1024
 CHUNK_BYTES = 1024 * 1024
@@ -183,9 +184,9 @@ class _Book:
             "lists.error.sheet_not_found", name=self.name, sheet=sheet, sheets=", ".join(names)
         )
 
-    def shared_strings(self, budget: _Budget) -> list[str]:
+    def shared_strings(self, budget: _Budget) -> StringTable:
         if self.strings_path is None:
-            return []
+            return StringTable()
         target = _SharedStrings(self.limits.max_cells, self.limits, self.name)
         _parse(self.archive, self.strings_path, target, budget, self.name)
         return target.strings
@@ -221,7 +222,7 @@ class _SharedStrings:
     """expat target: the text of every ``<si>`` (runs joined, phonetic hints left out)."""
 
     def __init__(self, most: int, limits: ListLimits, name: str) -> None:
-        self.strings: list[str] = []
+        self.strings = StringTable()
         self.parts: list[str] = []
         self.capture = False
         self.phonetic = 0
@@ -246,11 +247,7 @@ class _SharedStrings:
             self.strings.append("".join(self.parts).replace("x005F_", ""))
             if len(self.strings) > self.most:
                 raise InputError(
-                    "lists.error.too_many_cells",
-                    name=self.name,
-                    rows="?",
-                    columns="?",
-                    limit=f"{self.most:,}",
+                    "lists.error.too_many_strings", name=self.name, limit=f"{self.most:,}"
                 )
 
     def data(self, text: str) -> None:
@@ -266,7 +263,7 @@ class _SheetCells:
 
     def __init__(
         self,
-        shared: list[str],
+        shared: StringTable,
         date_styles: frozenset[int],
         timedelta_styles: frozenset[int],
         epoch: datetime,

@@ -19,6 +19,7 @@ from tests.fixtures.lists.hostile import (
     dimension_bomb_xlsx,
     many_rows_xlsx,
     repeated_headers_csv,
+    shared_strings_xlsx,
     single_line_csv,
 )
 
@@ -144,3 +145,51 @@ def test_a_limit_that_is_not_a_positive_number_is_a_setting_error(value, monkeyp
     monkeypatch.setenv("HDE_LIST_MAX_ROWS", value)
     with pytest.raises(ValidationError):
         Settings()
+
+
+def test_shared_strings_beyond_the_cell_limit_are_refused():
+    names = [f"Клиент {i} & Co" for i in range(30)]
+    data = shared_strings_xlsx(names)
+    err = refusal(data, "strings.xlsx", limits=ListLimits(max_cells=20))
+    assert err.key == "lists.error.too_many_strings"
+    raw = read_list(data, filename="strings.xlsx")
+    assert raw.headers == ["name"] and raw.table.column("name").to_pylist() == names
+
+
+def test_the_streamed_sheet_reads_every_kind_of_cell_as_its_text(tmp_path):
+    from datetime import date, datetime
+
+    from openpyxl import Workbook
+
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.append(["phone", "when", "at", "amount", "vip", "note"])
+    sheet.append(
+        [79123456789, date(2026, 12, 7), datetime(2026, 12, 7, 9, 30), 2.5, True, "a & <b>"]
+    )
+    sheet.append([])  # a blank row inside the list is kept
+    sheet.append([None, None, None, None, None, "last"])
+    path = tmp_path / "kinds.xlsx"
+    workbook.save(path)
+    raw = read_list(path)
+    assert raw.headers == ["phone", "when", "at", "amount", "vip", "note"]
+    assert raw.table.to_pylist() == [
+        {"phone": "79123456789", "when": "2026-12-07", "at": "2026-12-07 09:30:00",
+         "amount": "2.5", "vip": "TRUE", "note": "a & <b>"},
+        {"phone": "", "when": "", "at": "", "amount": "", "vip": "", "note": ""},
+        {"phone": "", "when": "", "at": "", "amount": "", "vip": "", "note": "last"},
+    ]  # fmt: skip
+
+
+def test_the_string_table_finds_every_string_across_blocks():
+    from hde_core.lists.strings import BLOCK, StringTable
+
+    table = StringTable()
+    texts = [f"s{i}" * (i % 3) for i in range(BLOCK * 2 + 7)]
+    for text in texts:
+        table.append(text)
+    assert len(table) == len(texts)
+    for i in (0, 1, BLOCK - 1, BLOCK, 2 * BLOCK, 2 * BLOCK + 6):
+        assert table[i] == texts[i]
+    with pytest.raises(IndexError):
+        table[len(texts)]
