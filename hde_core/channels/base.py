@@ -20,16 +20,20 @@ import json
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 import httpx
 
 from hde_core import __version__
+from hde_core.channels.errors import Classified, ErrorTable, outcome_for
 from hde_core.domain.channels import ChannelKind, Provider
 from hde_core.domain.events import WebhookEvent
+from hde_core.domain.limits import text_problem
 from hde_core.domain.outcomes import (
     ConnectionCheck,
     ErrorClass,
+    Fail,
     Retry,
     SendOutcome,
 )
@@ -122,6 +126,17 @@ class ChannelAdapter(ABC):
     per_recipient_interval: ClassVar[float | None] = None
     supports_templates: ClassVar[bool] = False
     supports_webhook_registration: ClassVar[bool] = False
+    #: The credentials a channel of this provider needs, in the order a form asks for them.
+    credential_fields: ClassVar[tuple[str, ...]] = ()
+    #: Webhooks can only be verified with the channel's webhook secret (False: the
+    #: provider signs them with a credential, or the adapter takes no webhooks).
+    webhook_needs_secret: ClassVar[bool] = True
+    #: The provider's documented errors (:mod:`hde_core.channels.errors`); unknown codes
+    #: are transient. Read for the send answer and for ``failed`` status webhooks alike.
+    error_table: ClassVar[ErrorTable] = ErrorTable(())
+    #: The answer to a signed webhook the adapter cannot use: 400, or 200 (ignored) for a
+    #: provider that would otherwise redeliver the same payload for days.
+    malformed_webhook_status: ClassVar[int] = 400
 
     def __init__(self, config: ChannelConfig, http: httpx.AsyncClient | None = None) -> None:
         self.config = config
@@ -135,6 +150,38 @@ class ChannelAdapter(ABC):
 
     @abstractmethod
     async def send(self, message: OutgoingMessage) -> SendOutcome: ...
+
+    # -- limits and errors: one place for every provider ---------------------------
+
+    @classmethod
+    def text_problem(cls, text: str) -> str | None:
+        """Why ``text`` cannot be sent on this provider (a reason code), or None."""
+        return text_problem(text, cls.max_text_length)
+
+    def refuse_text(self, message: OutgoingMessage) -> Fail | None:
+        """Text the provider would refuse fails before any call (the same check lists run)."""
+        if message.kind != "text":
+            return None
+        text = message.payload.get("text")
+        text = text if isinstance(text, str) else ""
+        problem = self.text_problem(text)
+        if problem is None:
+            return None
+        from hde_core.channels.words import t
+
+        return Fail(
+            ErrorClass.INVALID_REQUEST,
+            problem,
+            t("channels.text_length", length=len(text), limit=self.max_text_length),
+        )
+
+    def error_words(self, classified: Classified) -> str:
+        """The plain text stored with a refused message (adapters may add advice)."""
+        return classified.text
+
+    def error_outcome(self, classified: Classified, raw: Any = None) -> SendOutcome:
+        """A classified provider error as a typed outcome (the one mapping)."""
+        return outcome_for(classified, raw=raw, text=self.error_words(classified))
 
     @abstractmethod
     async def check_connection(self) -> ConnectionCheck: ...
@@ -161,6 +208,29 @@ class ChannelAdapter(ABC):
     def webhook_reply(self, request: WebhookRequest, events: list[WebhookEvent]) -> Any:
         """The JSON body to answer a webhook with (None: ``{"ok": true}``)."""
         return None
+
+
+#: Timestamps a provider may plausibly send (2000-01-01 … 2100-01-01, in seconds).
+_EARLIEST, _LATEST = 946_684_800, 4_102_444_800
+
+
+def unix_time(value: Any, per_second: int = 1) -> datetime:
+    """A provider's Unix timestamp (seconds, or ``per_second=1000`` for milliseconds).
+
+    Anything that is not a plausible time (a bool, a huge number, text) raises
+    ``ValueError``, so a hostile or broken payload is refused as malformed instead
+    of failing with ``OverflowError``/``OSError`` deep inside ``datetime``.
+    """
+    if isinstance(value, bool) or not isinstance(value, int | str | float):
+        raise ValueError(f"not a timestamp: {value!r}")
+    try:
+        number = int(value) if not isinstance(value, float) else int(value)
+    except (ValueError, OverflowError) as exc:
+        raise ValueError(f"not a timestamp: {value!r}") from exc
+    seconds = number / per_second
+    if not _EARLIEST <= seconds <= _LATEST:
+        raise ValueError(f"timestamp out of range: {value!r}")
+    return datetime.fromtimestamp(seconds, UTC)
 
 
 def constant_time_equals(a: str | bytes | None, b: str | bytes | None) -> bool:
@@ -203,6 +273,9 @@ class HttpAdapter(ChannelAdapter):
     def parse_send_response(self, response: httpx.Response, body: Any) -> SendOutcome: ...
 
     async def send(self, message: OutgoingMessage) -> SendOutcome:
+        refused = self.refuse_text(message)
+        if refused is not None:
+            return refused
         call = self.build_send_request(message)
         outcome = await self.call(call)
         if isinstance(outcome, Retry):

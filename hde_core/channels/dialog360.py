@@ -8,17 +8,19 @@ statuses, ``POST /v1/configs/webhook``) and 360dialog's own errors (401 invalid 
 
 Webhook authentication: 360dialog does not sign Cloud API webhooks with a secret a
 client holds (its HMAC ``x-360dialog-signature`` uses the *partner* platform secret),
-so we protect the URL instead. :meth:`register_webhook` registers
-``<receiver>/webhooks/<channel>?token=<webhook secret>`` and the receiver accepts
-a webhook only when that token — in the ``token`` query parameter, or in an
-``X-HDE-Webhook-Token`` header for setups that can add headers — matches the
-channel's webhook secret (constant-time). Without a webhook secret every webhook
-is refused. Credentials: ``api_key``.
+so we protect the URL instead. :meth:`register_webhook` registers the URL with a
+custom header, ``X-HDE-Webhook-Token: <webhook secret>`` (the webhook config's
+``headers``), which 360dialog sends with every webhook; the secret stays out of
+the URL, where proxies log it. Setting ``webhook_token_in_url`` registers
+``…?token=<webhook secret>`` instead, for setups that cannot take the header. The
+receiver accepts either, compared in constant time with the channel's webhook
+secret; without a webhook secret every webhook is refused. Credentials: ``api_key``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -29,33 +31,36 @@ from hde_core.channels.base import (
     TemplateInfo,
     WebhookRequest,
     constant_time_equals,
-    retry_after_header,
 )
-from hde_core.channels.wa_common import (
-    ErrorRule,
-    ProviderCallFailed,
-    WaBusinessAdapter,
-    classify_response,
-    outcome_for,
-    template_info,
-)
+from hde_core.channels.errors import Classified, ErrorRule, ErrorTable, rows
+from hde_core.channels.wa_common import ProviderCallFailed, WaBusinessAdapter, template_info
+from hde_core.channels.wa_errors import META_ROWS, classify_graph, error_entry, graph_error
 from hde_core.domain.channels import Provider
 from hde_core.domain.outcomes import ConnectionCheck, ErrorClass, Retry, SendOutcome
 from hde_core.errors import HdeError
 
 TOKEN_PARAM = "token"
 TOKEN_HEADER = "x-hde-webhook-token"
+TOKEN_HEADER_NAME = "X-HDE-Webhook-Token"
 MAX_TEMPLATE_PAGES = 200
 
-#: 360dialog's own answers (no Graph error code), matched on their words, first match wins.
-D360_TEXT_RULES: tuple[tuple[str, ErrorRule], ...] = (
-    ("rate limit", ErrorRule(ErrorClass.RATE_LIMITED, pause=5.0)),
-    ("invalid api_key", ErrorRule(ErrorClass.AUTH)),
-    ("api key", ErrorRule(ErrorClass.AUTH)),
-    ("disabled", ErrorRule(ErrorClass.AUTH)),
-    ("payment", ErrorRule(ErrorClass.AUTH)),
-    ("blocked", ErrorRule(ErrorClass.AUTH)),
-    ("not available", ErrorRule(ErrorClass.TRANSIENT)),
+#: Meta's table, plus 360dialog's own: the legacy (On-Premise) ``errors[]`` codes, which
+#: also arrive in ``statuses[].errors[]``, and its plain answers without a Graph code,
+#: matched on their words (``d360`` rows, first match wins).
+D360_ERRORS = ErrorTable(
+    rows(
+        (470, ErrorRule(ErrorClass.WINDOW_CLOSED)),  # legacy: outside the 24-hour window
+        (1013, ErrorRule(ErrorClass.NOT_REACHABLE)),  # legacy: user is not valid
+        ("d360", "rate limit", ErrorRule(ErrorClass.RATE_LIMITED, pause=5.0)),
+        ("d360", "invalid api_key", ErrorRule(ErrorClass.AUTH)),
+        ("d360", "api key", ErrorRule(ErrorClass.AUTH)),
+        ("d360", "disabled", ErrorRule(ErrorClass.AUTH)),
+        ("d360", "payment", ErrorRule(ErrorClass.AUTH)),
+        ("d360", "blocked", ErrorRule(ErrorClass.AUTH)),
+        ("d360", "not available", ErrorRule(ErrorClass.TRANSIENT)),
+    )
+    + META_ROWS,
+    retry_after=("header",),
 )
 
 
@@ -75,18 +80,24 @@ def d360_error_text(body: Any) -> str | None:
     return None
 
 
-def classify_d360(response: httpx.Response, body: Any) -> SendOutcome:
-    """Graph errors passed through keep Meta's table; 360dialog's own go by their words."""
+def classify_d360(response: httpx.Response, body: Any) -> Classified:
+    """Graph errors and legacy codes through the table; 360dialog's own by their words."""
+    status = response.status_code
     if isinstance(body, Mapping) and isinstance(body.get("error"), Mapping):
-        return classify_response(response, body)
+        err = graph_error(body, status)
+        return classify_graph(D360_ERRORS, err, status, response.headers, body)
+    errors = body.get("errors") if isinstance(body, Mapping) else None
+    if isinstance(errors, list) and errors and isinstance(errors[0], Mapping):
+        err = error_entry(errors[0])
+        if err.code is not None:
+            return D360_ERRORS.classify(err.code, err.text, headers=response.headers, body=body)
     text = d360_error_text(body)
     if text:
-        lowered = text.lower()
-        for words, rule in D360_TEXT_RULES:
-            if words in lowered:
-                code = f"http_{response.status_code}"
-                return outcome_for(rule, code, text, raw=body, after=retry_after_header(response))
-    return classify_response(response, body)
+        found = D360_ERRORS.classify("d360", text, headers=response.headers, body=body)
+        if found.rule is not D360_ERRORS.default:
+            return replace(found, code=f"http_{status}")
+    err = graph_error(body, status, text or f"HTTP {status}")
+    return classify_graph(D360_ERRORS, err, status, response.headers, body)
 
 
 def with_token(url: str, token: str) -> str:
@@ -100,6 +111,8 @@ class Dialog360Adapter(WaBusinessAdapter):
     provider: ClassVar[Provider] = Provider.DIALOG360
     default_api_base: ClassVar[str] = "https://waba-v2.360dialog.io"
     supports_webhook_registration: ClassVar[bool] = True
+    credential_fields: ClassVar[tuple[str, ...]] = ("api_key",)
+    error_table: ClassVar[ErrorTable] = D360_ERRORS
 
     def messages_url(self) -> str:
         return f"{self.api_base}/messages"
@@ -108,7 +121,7 @@ class Dialog360Adapter(WaBusinessAdapter):
         return {"D360-API-KEY": self.config.credential("api_key")}
 
     def classify(self, response: httpx.Response, body: Any) -> SendOutcome:
-        return classify_d360(response, body)
+        return self.error_outcome(classify_d360(response, body), raw=body)
 
     async def list_templates(self) -> list[TemplateInfo]:
         """All templates, page by page (``limit``/``offset``); statuses come lower case."""
@@ -158,7 +171,11 @@ class Dialog360Adapter(WaBusinessAdapter):
         call = HttpCall(
             "POST",
             f"{self.api_base}/v1/configs/webhook",
-            json={"url": with_token(url, secret)},
+            json=(
+                {"url": with_token(url, secret)}
+                if self.config.settings.get("webhook_token_in_url")
+                else {"url": url, "headers": {TOKEN_HEADER_NAME: secret}}
+            ),
             headers=headers,
         )
         outcome = await self.call(call)
@@ -167,8 +184,7 @@ class Dialog360Adapter(WaBusinessAdapter):
         response, body = outcome
         if 200 <= response.status_code < 300:
             return ConnectionCheck(True, url)
-        failed = classify_d360(response, body)
-        return ConnectionCheck(False, getattr(failed, "text", f"HTTP {response.status_code}"))
+        return ConnectionCheck(False, classify_d360(response, body).text)
 
     def verify_webhook(self, request: WebhookRequest) -> bool:
         secret = self.config.webhook_secret

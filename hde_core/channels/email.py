@@ -186,6 +186,7 @@ class EmailAdapter(ChannelAdapter):
     provider: ClassVar[Provider] = Provider.SMTP
     kind: ClassVar[ChannelKind] = ChannelKind.EMAIL
     max_text_length: ClassVar[int] = 1_000_000
+    credential_fields: ClassVar[tuple[str, ...]] = ("smtp_url",)
     default_rate_per_sec: ClassVar[float] = 5.0
     default_burst: ClassVar[int] = 5
 

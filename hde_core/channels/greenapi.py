@@ -19,7 +19,7 @@ Use the instance's own ``apiUrl`` from the Green-API console as the channel's
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from dataclasses import replace
 from typing import Any, ClassVar
 
 import httpx
@@ -30,8 +30,9 @@ from hde_core.channels.base import (
     OutgoingMessage,
     WebhookRequest,
     constant_time_equals,
-    retry_after_header,
+    unix_time,
 )
+from hde_core.channels.errors import Classified, ErrorRule, ErrorTable, rows, status_fields
 from hde_core.channels.words import t
 from hde_core.domain import events as ev
 from hde_core.domain.addresses import normalise_phone, phone_to_wa_id
@@ -40,7 +41,6 @@ from hde_core.domain.outcomes import (
     ConnectionCheck,
     Disconnected,
     ErrorClass,
-    Fail,
     Retry,
     SendOutcome,
     Sent,
@@ -50,17 +50,28 @@ from hde_core.domain.statuses import MessageStatus
 E = ErrorClass
 S = MessageStatus
 
-#: (HTTP status, words in the answer, class). First match wins; an empty text matches any.
-#: 401/403/466 per PROVIDERS.md (466: the plan's quota is used up); 400 texts from the
-#: SendMessage and CheckWhatsapp pages.
-GREEN_ERRORS: tuple[tuple[int, str, ErrorClass], ...] = (
-    (429, "", E.RATE_LIMITED),
-    (400, "starting or not authorized", E.TRANSIENT),
-    (400, "not authorized", E.AUTH),
-    (400, "", E.INVALID_REQUEST),
-    (401, "", E.AUTH),
-    (403, "", E.AUTH),
-    (466, "", E.AUTH),
+_STOP = ErrorRule(E.NOT_REACHABLE, stop=True)
+
+#: One table for both paths: HTTP statuses of a refused call (PROVIDERS.md §4: 401/403/466
+#: per the common-errors list — 466: the plan's quota is used up; 400 texts from the
+#: SendMessage and CheckWhatsapp pages) and the words of a failed
+#: ``outgoingMessageStatus`` webhook. First match wins; no words match any.
+GREEN_ERRORS = ErrorTable(
+    rows(
+        (429, ErrorRule(E.RATE_LIMITED)),
+        (400, "starting or not authorized", ErrorRule(E.TRANSIENT)),
+        (400, "not authorized", ErrorRule(E.AUTH)),
+        (400, ErrorRule(E.INVALID_REQUEST)),
+        (401, ErrorRule(E.AUTH)),
+        (403, ErrorRule(E.AUTH)),
+        (466, ErrorRule(E.AUTH)),
+        # outgoingMessageStatus.status of a message that did not go out
+        ("noAccount", _STOP),  # the number has no WhatsApp: stop writing to it
+        ("failed", ErrorRule(E.NOT_REACHABLE)),  # WhatsApp's server refused it
+        ("notInGroup", ErrorRule(E.NOT_REACHABLE)),
+        ("noActiveSession", ErrorRule(E.WINDOW_CLOSED)),  # WABA flavour: window closed
+    ),
+    retry_after=("header",),
 )
 
 #: ``stateInstance`` → (usable, plain-words key). Unknown states are not usable.
@@ -73,17 +84,17 @@ INSTANCE_STATES: dict[str, tuple[bool, str]] = {
     "yellowCard": (False, "channels.greenapi.state.yellow_card"),
 }
 
-#: ``outgoingMessageStatus.status`` → (our status, opt-out, outside the 24-hour window).
-#: ``yellowCard`` is not listed: the message waits in Green-API's queue; the periodic
-#: connection check stops the channel instead.
-GREEN_STATUSES: dict[str, tuple[MessageStatus, bool, bool]] = {
-    "sent": (S.SENT, False, False),
-    "delivered": (S.DELIVERED, False, False),
-    "read": (S.READ, False, False),
-    "failed": (S.FAILED, False, False),
-    "noAccount": (S.FAILED, True, False),  # the number has no WhatsApp: stop writing to it
-    "notInGroup": (S.FAILED, False, False),
-    "noActiveSession": (S.FAILED, False, True),  # WABA flavour: window closed
+#: ``outgoingMessageStatus.status`` → our status. A failure's class comes from
+#: :data:`GREEN_ERRORS`. ``yellowCard`` is not listed: the message waits in Green-API's
+#: queue; the periodic connection check stops the channel instead.
+GREEN_STATUSES: dict[str, MessageStatus] = {
+    "sent": S.SENT,
+    "delivered": S.DELIVERED,
+    "read": S.READ,
+    "failed": S.FAILED,
+    "noAccount": S.FAILED,
+    "notInGroup": S.FAILED,
+    "noActiveSession": S.FAILED,
 }
 
 #: How incoming message types are recorded: (data key, text key, placeholder).
@@ -107,44 +118,41 @@ def message_id(chat_id: str, id_message: str) -> str:
     return f"{chat_id}_{id_message}"
 
 
-def classify(status: int, text: str, response: httpx.Response | None = None) -> SendOutcome:
-    lowered = text.lower()
-    error_class = E.TRANSIENT
-    for row_status, words, row_class in GREEN_ERRORS:
-        if row_status == status and (not words or words in lowered):
-            error_class = row_class
-            break
-    detail = f"{status} {text}".strip()
-    if error_class == E.AUTH:
-        return Disconnected(str(status), t("channels.greenapi.refused", error=detail))
-    if error_class in (E.RATE_LIMITED, E.TRANSIENT):
-        after = retry_after_header(response) if response is not None else None
-        return Retry(error_class, str(status), detail, after=after)
-    return Fail(error_class, str(status), detail)
-
-
 def _answer_text(response: httpx.Response, body: Any) -> str:
     if isinstance(body, dict):
         return str(body.get("message") or body.get("error") or body.get("description") or body)
     return response.text[:500] or response.reason_phrase
 
 
-def _when(unix: Any) -> datetime:
-    return datetime.fromtimestamp(int(unix), tz=UTC)
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _id(value: Any) -> str:
+    if not isinstance(value, str | int) or isinstance(value, bool) or not str(value).strip():
+        raise ValueError(f"not a Green-API message id: {value!r}")
+    return str(value)
 
 
 def _incoming_text(message_data: dict[str, Any]) -> str:
-    kind = str(message_data.get("typeMessage") or "")
+    kind = message_data.get("typeMessage")
+    kind = kind if isinstance(kind, str) else ""
     data_key, text_key, placeholder = _INCOMING_TEXT.get(kind, ("", "", f"[{kind}]"))
-    value = (message_data.get(data_key) or {}).get(text_key) if data_key else None
-    return str(value or placeholder)
+    value = _dict(message_data.get(data_key)).get(text_key) if data_key else None
+    return value if isinstance(value, str) and value else placeholder
 
 
 def _sender_chat(sender: dict[str, Any]) -> str | None:
-    """The personal chat the message came from (groups and hidden ``@lid`` ids are skipped)."""
-    for candidate in (sender.get("chatId"), sender.get("sender")):
-        if isinstance(candidate, str) and candidate.endswith("@c.us"):
-            return candidate
+    """The personal chat the message came from, or None.
+
+    ``chatId`` is the chat the message was written in. A message in a group
+    (``…@g.us``) is not the client writing to us (R3), even though ``sender`` then
+    names a personal ``…@c.us`` — so only ``chatId`` counts. Hidden ``@lid`` ids
+    are skipped too (no phone number to match).
+    """
+    chat = sender.get("chatId")
+    if isinstance(chat, str) and chat.endswith("@c.us"):
+        return chat
     return None
 
 
@@ -154,42 +162,48 @@ def parse_notification(data: dict[str, Any]) -> list[ev.WebhookEvent]:
     if not isinstance(kind, str):
         raise ValueError("not a Green-API notification")
     if kind == "incomingMessageReceived":
-        sender = data.get("senderData") or {}
+        sender = _dict(data.get("senderData"))
         chat = _sender_chat(sender)
         if chat is None:
             return []
         phone = normalise_phone("+" + chat.split("@", 1)[0])
         if not phone.ok or phone.value is None:
             return []
+        name = sender.get("senderContactName") or sender.get("senderName")
         return [
             ev.InboundMessage(
                 address=phone.value,
-                provider_message_id=message_id(chat, str(data["idMessage"])),
-                at=_when(data["timestamp"]),
-                text=_incoming_text(data.get("messageData") or {}),
-                display_name=sender.get("senderContactName") or sender.get("senderName") or None,
+                provider_message_id=message_id(chat, _id(data.get("idMessage"))),
+                at=unix_time(data.get("timestamp")),
+                text=_incoming_text(_dict(data.get("messageData"))),
+                display_name=name if isinstance(name, str) and name else None,
                 phone=phone.value,
                 raw=data,
             )
         ]
     if kind == "outgoingMessageStatus":
-        mapped = GREEN_STATUSES.get(str(data.get("status")))
-        if mapped is None or data.get("sendByApi") is False:
+        word = data.get("status")
+        status = GREEN_STATUSES.get(word) if isinstance(word, str) else None
+        if status is None or data.get("sendByApi") is False:
             return []  # yellowCard, unknown, or a message typed on the phone
-        status, opt_out, window_closed = mapped
-        failed = status == S.FAILED
-        chat = str(data["chatId"])
+        chat = data.get("chatId")
+        if not isinstance(chat, str) or "@" not in chat:
+            raise ValueError(f"not a Green-API chat id: {chat!r}")
+        failure: dict[str, Any] = {}
+        description = data.get("description")
+        text = description if isinstance(description, str) and description else str(word)
+        if status == S.FAILED:
+            failure = status_fields(GREEN_ERRORS.classify(str(word), text))
         return [
             ev.StatusUpdate(
-                provider_message_id=message_id(chat, str(data["idMessage"])),
+                provider_message_id=message_id(chat, _id(data.get("idMessage"))),
                 status=status,
-                at=_when(data["timestamp"]),
-                error_code=str(data["status"]) if failed else None,
-                error_text=(str(data.get("description") or data["status"])) if failed else None,
-                opt_out=opt_out,
-                window_closed=window_closed,
+                at=unix_time(data.get("timestamp")),
+                error_code=str(word) if status == S.FAILED else None,
+                error_text=text if status == S.FAILED else None,
                 recipient=chat,
                 raw=data,
+                **failure,
             )
         ]
     return []  # stateInstanceChanged, outgoingMessageReceived, incomingCall …
@@ -206,6 +220,10 @@ class GreenApiAdapter(HttpAdapter):
     default_burst: ClassVar[int] = 1
     supports_webhook_registration: ClassVar[bool] = True
     webhook_needs_secret: ClassVar[bool] = True
+    #: Green-API redelivers every 60 s for 24 hours until it gets 200: ignore a bad one.
+    malformed_webhook_status: ClassVar[int] = 200
+    credential_fields: ClassVar[tuple[str, ...]] = ("id_instance", "api_token")
+    error_table: ClassVar[ErrorTable] = GREEN_ERRORS
 
     def method_url(self, method: str) -> str:
         instance = self.config.credential("id_instance")
@@ -223,13 +241,6 @@ class GreenApiAdapter(HttpAdapter):
         )
 
     async def send(self, message: OutgoingMessage) -> SendOutcome:
-        text = str(message.payload.get("text") or "")
-        if not text.strip() or len(text) > self.max_text_length:
-            return Fail(
-                E.INVALID_REQUEST,
-                "text_length",
-                t("channels.text_length", length=len(text), limit=self.max_text_length),
-            )
         outcome = await super().send(message)
         if isinstance(outcome, Sent):  # idMessage is unique per chat only
             chat = chat_id_for(message.recipient)
@@ -242,7 +253,18 @@ class GreenApiAdapter(HttpAdapter):
             return Sent(str(body["idMessage"]), raw=body)
         if response.status_code == 200:
             return Retry(E.TRANSIENT, "bad_answer", "Green-API answered without idMessage")
-        return classify(response.status_code, _answer_text(response, body), response)
+        return self.refused(response, body)
+
+    def refused(self, response: httpx.Response, body: Any) -> SendOutcome:
+        text = _answer_text(response, body)
+        found = GREEN_ERRORS.classify(response.status_code, text, headers=response.headers)
+        found = replace(found, text=f"{response.status_code} {text}".strip())
+        return self.error_outcome(found, raw=body)
+
+    def error_words(self, classified: Classified) -> str:
+        if classified.error_class == E.AUTH:
+            return t("channels.greenapi.refused", error=classified.text)
+        return classified.text
 
     async def _call(self, method: str, verb: str = "GET", payload: Any = None) -> Any:
         answer = await self.call(HttpCall(verb, self.method_url(method), json=payload))
@@ -250,7 +272,7 @@ class GreenApiAdapter(HttpAdapter):
             return ConnectionCheck(False, t("channels.check.network", error=answer.text))
         response, body = answer
         if response.status_code != 200 or not isinstance(body, dict):
-            outcome = classify(response.status_code, _answer_text(response, body), response)
+            outcome = self.refused(response, body)
             key = (
                 "channels.greenapi.refused"
                 if isinstance(outcome, Disconnected)

@@ -21,12 +21,8 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from hde_core.channels.base import TemplateInfo, WebhookRequest
-from hde_core.channels.wa_common import (
-    ProviderCallFailed,
-    WaBusinessAdapter,
-    hub_challenge,
-    template_info,
-)
+from hde_core.channels.wa_common import ProviderCallFailed, WaBusinessAdapter, template_info
+from hde_core.channels.wa_webhooks import hub_challenge
 from hde_core.domain.channels import Provider
 from hde_core.domain.outcomes import ConnectionCheck
 from hde_core.errors import HdeError
@@ -39,6 +35,15 @@ MAX_TEMPLATE_PAGES = 200
 class MetaCloudAdapter(WaBusinessAdapter):
     provider: ClassVar[Provider] = Provider.META_CLOUD
     default_api_base: ClassVar[str] = "https://graph.facebook.com"
+    credential_fields: ClassVar[tuple[str, ...]] = (
+        "access_token",
+        "phone_number_id",
+        "waba_id",
+        "app_secret",
+        "verify_token",
+    )
+    #: Meta signs webhooks with the app secret (the webhook secret stands in for it).
+    webhook_needs_secret: ClassVar[bool] = False
 
     @property
     def version(self) -> str:

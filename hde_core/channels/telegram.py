@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 import httpx
@@ -31,40 +30,44 @@ from hde_core.channels.base import (
     OutgoingMessage,
     WebhookRequest,
     constant_time_equals,
-    retry_after_header,
+    unix_time,
 )
+from hde_core.channels.errors import Classified, ErrorRule, ErrorTable, rows
 from hde_core.channels.words import t
 from hde_core.domain import events as ev
 from hde_core.domain.addresses import normalise_phone
 from hde_core.domain.channels import ChannelKind, Provider
 from hde_core.domain.outcomes import (
     ConnectionCheck,
-    Disconnected,
     ErrorClass,
-    Fail,
     Retry,
     SendOutcome,
     Sent,
 )
 
 E = ErrorClass
+_STOP = ErrorRule(E.NOT_REACHABLE, stop=True)
 
-#: (error_code, words in the description, class, the client opted out). First match wins;
-#: an empty description matches any. Sources: PROVIDERS.md §2 (telebot, courier, botman).
-TELEGRAM_ERRORS: tuple[tuple[int, str, ErrorClass, bool], ...] = (
-    (429, "", E.RATE_LIMITED, False),
-    (403, "bot was blocked by the user", E.NOT_REACHABLE, True),
-    (403, "user is deactivated", E.NOT_REACHABLE, True),
-    (403, "bot can't initiate conversation", E.NOT_REACHABLE, True),
-    (403, "bot was kicked", E.NOT_REACHABLE, True),
-    (403, "bot is not a member", E.NOT_REACHABLE, True),
-    (403, "", E.NOT_REACHABLE, False),
-    (400, "chat not found", E.NOT_REACHABLE, False),
-    (400, "user not found", E.NOT_REACHABLE, False),
-    (400, "", E.INVALID_REQUEST, False),
-    (401, "", E.AUTH, False),  # the token was revoked or is wrong
-    (404, "", E.AUTH, False),  # a malformed token: the method URL does not exist
-    (409, "", E.INVALID_REQUEST, False),  # getUpdates while a webhook is set
+#: (error_code, words in the description, rule). First match wins; no words match any.
+#: Sources: PROVIDERS.md §2 (telebot, courier, botman). "Blocked", "deactivated" and
+#: "can't initiate" mean this client will not receive from the bot: a stop signal.
+TELEGRAM_ERRORS = ErrorTable(
+    rows(
+        (429, ErrorRule(E.RATE_LIMITED)),
+        (403, "bot was blocked by the user", _STOP),
+        (403, "user is deactivated", _STOP),
+        (403, "bot can't initiate conversation", _STOP),
+        (403, "bot was kicked", _STOP),
+        (403, "bot is not a member", _STOP),
+        (403, ErrorRule(E.NOT_REACHABLE)),
+        (400, "chat not found", ErrorRule(E.NOT_REACHABLE)),
+        (400, "user not found", ErrorRule(E.NOT_REACHABLE)),
+        (400, ErrorRule(E.INVALID_REQUEST)),
+        (401, ErrorRule(E.AUTH)),  # the token was revoked or is wrong
+        (404, ErrorRule(E.AUTH)),  # a malformed token: the method URL does not exist
+        (409, ErrorRule(E.INVALID_REQUEST)),  # getUpdates while a webhook is set
+    ),
+    retry_after=("body:parameters.retry_after", "header", "text"),
 )
 
 #: Updates the webhook asks for: client messages and the bot's own membership (block/unblock).
@@ -82,8 +85,6 @@ _MEDIA = (
     ("contact", "[contact]"),
 )
 
-_RETRY_AFTER_TEXT = re.compile(r"retry after (\d+)", re.IGNORECASE)
-
 
 @dataclass(frozen=True)
 class TelegramError:
@@ -92,6 +93,7 @@ class TelegramError:
     error_class: ErrorClass
     opt_out: bool
     retry_after: float | None = None
+    classified: Classified | None = None
 
     @property
     def text(self) -> str:
@@ -99,38 +101,19 @@ class TelegramError:
 
 
 def classify(status: int, body: Any, response: httpx.Response | None = None) -> TelegramError:
-    """Map one Telegram answer that is not ``ok`` through :data:`TELEGRAM_ERRORS`."""
+    """Read one Telegram answer that is not ``ok`` through :data:`TELEGRAM_ERRORS`."""
     body = body if isinstance(body, dict) else {}
-    code = int(body.get("error_code") or status)
+    raw_code = body.get("error_code")
+    code = raw_code if isinstance(raw_code, int) and not isinstance(raw_code, bool) else status
     description = str(body.get("description") or (response.reason_phrase if response else ""))
-    lowered = description.lower()
-    error_class, opt_out = E.TRANSIENT, False
-    for row_code, words, row_class, row_opt_out in TELEGRAM_ERRORS:
-        if row_code == code and (not words or words in lowered):
-            error_class, opt_out = row_class, row_opt_out
-            break
-    after: float | None = None
-    if error_class == E.RATE_LIMITED:
-        params = body.get("parameters") or {}
-        if isinstance(params, dict) and params.get("retry_after") is not None:
-            after = float(params["retry_after"])
-        elif response is not None and retry_after_header(response) is not None:
-            after = retry_after_header(response)
-        elif match := _RETRY_AFTER_TEXT.search(description):
-            after = float(match.group(1))
-    return TelegramError(code, description, error_class, opt_out, after)
-
-
-def to_outcome(error: TelegramError, raw: Any = None) -> SendOutcome:
-    if error.error_class == E.AUTH:
-        return Disconnected(
-            str(error.code), t("channels.telegram.token_rejected", error=error.text)
-        )
-    if error.error_class in (E.RATE_LIMITED, E.TRANSIENT):
-        return Retry(
-            error.error_class, str(error.code), error.text, after=error.retry_after, raw=raw
-        )
-    return Fail(error.error_class, str(error.code), error.text, opt_out=error.opt_out, raw=raw)
+    found = TELEGRAM_ERRORS.classify(
+        code,
+        description,
+        headers=response.headers if response is not None else None,
+        body=body,
+    )
+    found = Classified(found.rule, str(code), f"{code} {description}".strip(), found.after)
+    return TelegramError(code, description, found.error_class, found.rule.stop, found.after, found)
 
 
 @dataclass(frozen=True)
@@ -142,20 +125,46 @@ class Polled:
     network_error: str | None = None
 
 
-def _when(unix: Any) -> datetime:
-    return datetime.fromtimestamp(int(unix), tz=UTC)
+def chat_id(value: Any) -> str:
+    """A Telegram chat id as we store it: an integer (negative for groups), as text.
+
+    Anything else a payload may carry (``None``, ``{"$gt": 1}``, ``1.5``, ``"abc"``)
+    is refused with ``ValueError`` (the receiver answers 400) instead of becoming an
+    identity.
+    """
+    if isinstance(value, bool):
+        raise ValueError(f"not a Telegram chat id: {value!r}")
+    if isinstance(value, int):
+        number = value
+    elif isinstance(value, str) and _CHAT_ID.fullmatch(value.strip()):
+        number = int(value.strip())
+    else:
+        raise ValueError(f"not a Telegram chat id: {value!r}")
+    if not 0 < abs(number) < 10**16:
+        raise ValueError(f"not a Telegram chat id: {value!r}")
+    return str(number)
+
+
+_CHAT_ID = re.compile(r"-?[0-9]{1,16}")
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
 
 
 def _name(user: dict[str, Any]) -> str | None:
-    name = " ".join(p for p in (user.get("first_name"), user.get("last_name")) if p)
+    name = " ".join(p for p in (_str(user.get("first_name")), _str(user.get("last_name"))) if p)
     return name or None
 
 
 def _text(message: dict[str, Any]) -> str:
-    if message.get("text"):
-        return str(message["text"])
-    if message.get("caption"):
-        return str(message["caption"])
+    for key in ("text", "caption"):
+        if isinstance(message.get(key), str) and message[key]:
+            return str(message[key])
     for key, placeholder in _MEDIA:
         if key in message:
             return placeholder
@@ -164,10 +173,11 @@ def _text(message: dict[str, Any]) -> str:
 
 def _shared_phone(message: dict[str, Any], user_id: Any) -> str | None:
     """The client's own phone number, when they shared their contact card."""
-    contact = message.get("contact") or {}
-    if not contact.get("phone_number") or contact.get("user_id") != user_id:
+    contact = _dict(message.get("contact"))
+    raw = contact.get("phone_number")
+    if not isinstance(raw, str | int) or not raw or contact.get("user_id") != user_id:
         return None
-    raw = str(contact["phone_number"])
+    raw = str(raw)
     phone = normalise_phone(raw if raw.startswith("+") else "+" + raw)
     return phone.value if phone.ok else None
 
@@ -176,39 +186,44 @@ def parse_update(update: dict[str, Any]) -> list[ev.WebhookEvent]:
     """One Telegram ``Update`` in our vocabulary (private chats only; groups are not clients)."""
     message = update.get("message")
     if isinstance(message, dict):
-        chat = message["chat"]
-        sender = message.get("from") or {}
-        if chat.get("type") != "private" or sender.get("is_bot"):
+        chat = _dict(message.get("chat"))
+        sender = _dict(message.get("from"))
+        if chat.get("type") != "private" or sender.get("is_bot") is True:
             return []
+        chat_key = chat_id(chat.get("id"))
+        message_id = message.get("message_id")
+        if not isinstance(message_id, int) or isinstance(message_id, bool):
+            raise ValueError(f"not a Telegram message id: {message_id!r}")
         return [
             ev.InboundMessage(
-                address=str(chat["id"]),
-                provider_message_id=f"{chat['id']}:{message['message_id']}",
-                at=_when(message["date"]),
+                address=chat_key,
+                provider_message_id=f"{chat_key}:{message_id}",
+                at=unix_time(message.get("date")),
                 text=_text(message),
                 display_name=_name(sender) or _name(chat),
-                username=sender.get("username") or chat.get("username"),
+                username=_str(sender.get("username")) or _str(chat.get("username")),
                 phone=_shared_phone(message, sender.get("id")),
                 raw=update,
             )
         ]
     member = update.get("my_chat_member")
     if isinstance(member, dict):
-        chat = member["chat"]
+        chat = _dict(member.get("chat"))
         if chat.get("type") != "private":
             return []
-        status = (member.get("new_chat_member") or {}).get("status")
-        user = member.get("from") or chat
-        at = _when(member["date"])
+        chat_key = chat_id(chat.get("id"))
+        status = _dict(member.get("new_chat_member")).get("status")
+        user = _dict(member.get("from")) or chat
+        at = unix_time(member.get("date"))
         if status == "kicked":
-            return [ev.OptedOut(str(chat["id"]), at, "blocked the bot", raw=update)]
+            return [ev.OptedOut(chat_key, at, "blocked the bot", raw=update)]
         if status == "member":
             return [
                 ev.Subscribed(
-                    str(chat["id"]),
+                    chat_key,
                     at,
                     display_name=_name(user),
-                    username=user.get("username"),
+                    username=_str(user.get("username")),
                     raw=update,
                 )
             ]
@@ -227,6 +242,8 @@ class TelegramAdapter(HttpAdapter):
     supports_webhook_registration: ClassVar[bool] = True
     #: Webhooks can only be verified with the channel's webhook secret (Telegram's secret_token).
     webhook_needs_secret: ClassVar[bool] = True
+    credential_fields: ClassVar[tuple[str, ...]] = ("bot_token",)
+    error_table: ClassVar[ErrorTable] = TELEGRAM_ERRORS
 
     def method_url(self, method: str) -> str:
         return f"{self.api_base}/bot{self.config.credential('bot_token')}/{method}"
@@ -243,16 +260,6 @@ class TelegramAdapter(HttpAdapter):
             json={"chat_id": chat, "text": message.payload.get("text") or ""},
         )
 
-    async def send(self, message: OutgoingMessage) -> SendOutcome:
-        text = str(message.payload.get("text") or "")
-        if not text.strip() or len(text) > self.max_text_length:
-            return Fail(
-                E.INVALID_REQUEST,
-                "text_length",
-                t("channels.text_length", length=len(text), limit=self.max_text_length),
-            )
-        return await super().send(message)
-
     def parse_send_response(self, response: httpx.Response, body: Any) -> SendOutcome:
         if isinstance(body, dict) and body.get("ok") is True:
             result = body.get("result") or {}
@@ -260,7 +267,14 @@ class TelegramAdapter(HttpAdapter):
             if chat_id is None or result.get("message_id") is None:
                 return Retry(E.TRANSIENT, "bad_answer", "Telegram answered ok without a message")
             return Sent(f"{chat_id}:{result['message_id']}", raw=body)
-        return to_outcome(classify(response.status_code, body, response), raw=body)
+        error = classify(response.status_code, body, response)
+        assert error.classified is not None
+        return self.error_outcome(error.classified, raw=body)
+
+    def error_words(self, classified: Classified) -> str:
+        if classified.error_class == E.AUTH:
+            return t("channels.telegram.token_rejected", error=classified.text)
+        return classified.text
 
     # -- connection and webhook ------------------------------------------------------
 

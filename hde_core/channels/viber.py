@@ -16,7 +16,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import re
 from typing import Any, ClassVar
 
 import httpx
@@ -28,16 +28,21 @@ from hde_core.channels.base import (
     WebhookRequest,
     constant_time_equals,
     hmac_sha256_hex,
-    retry_after_header,
+    unix_time,
+)
+from hde_core.channels.errors import (
+    Classified,
+    ErrorRow,
+    ErrorRule,
+    ErrorTable,
+    status_fields,
 )
 from hde_core.channels.words import t
 from hde_core.domain import events as ev
 from hde_core.domain.channels import ChannelKind, Provider
 from hde_core.domain.outcomes import (
     ConnectionCheck,
-    Disconnected,
     ErrorClass,
-    Fail,
     Retry,
     SendOutcome,
     Sent,
@@ -46,34 +51,51 @@ from hde_core.domain.statuses import MessageStatus
 
 E = ErrorClass
 
-#: ``status`` → (class, the client opted out). Any status not listed is transient (capped).
+_AUTH = ErrorRule(E.AUTH)
+_INVALID = ErrorRule(E.INVALID_REQUEST)
+_STOP = ErrorRule(E.NOT_REACHABLE, stop=True)
+
+#: ``status`` → rule; ``note`` is Viber's ``status_message`` (a ``failed`` callback's
+#: ``desc`` naming one of them is read through the same row). Any status not listed is
+#: transient (capped). 5, 6 and 11 are a stop signal for that identity (PROVIDERS.md §3).
 #: Source: developers.viber.com/docs/api/rest-bot-api/#error-codes via nyaruka/courier.
-VIBER_STATUS: dict[int, tuple[ErrorClass, bool]] = {
-    1: (E.AUTH, False),  # invalidUrl (webhook)
-    2: (E.AUTH, False),  # invalidAuthToken
-    3: (E.INVALID_REQUEST, False),  # badData
-    4: (E.INVALID_REQUEST, False),  # missingData
-    5: (E.NOT_REACHABLE, False),  # receiverNotRegistered
-    6: (E.NOT_REACHABLE, True),  # receiverNotSubscribed
-    7: (E.AUTH, False),  # publicAccountBlocked
-    8: (E.AUTH, False),  # publicAccountNotFound
-    9: (E.AUTH, False),  # publicAccountSuspended
-    10: (E.AUTH, False),  # webhookNotSet: Viber refuses to send until a webhook is set
-    11: (E.NOT_REACHABLE, False),  # receiverNoSuitableDevice
-    12: (E.RATE_LIMITED, False),  # tooManyRequests
-    13: (E.NOT_REACHABLE, False),  # apiVersionNotSupported
-    14: (E.INVALID_REQUEST, False),  # incompatibleWithVersion
-    15: (E.AUTH, False),  # publicAccountNotAuthorized
-    16: (E.INVALID_REQUEST, False),  # inline message not allowed
-    17: (E.INVALID_REQUEST, False),  # public account is not inline
-    18: (E.INVALID_REQUEST, False),  # no public chat
-    19: (E.INVALID_REQUEST, False),  # cannot send broadcast message
-    20: (E.INVALID_REQUEST, False),  # broadcast not allowed
-    21: (E.NOT_REACHABLE, False),  # message not supported in the destination country
-    22: (E.INVALID_REQUEST, False),  # payment messages not supported
-    23: (E.AUTH, False),  # monthly free out-of-session threshold reached
-    24: (E.AUTH, False),  # billable bot without balance
+VIBER_ROWS: tuple[ErrorRow, ...] = (
+    ErrorRow(1, _AUTH, note="invalidUrl"),  # webhook URL
+    ErrorRow(2, _AUTH, note="invalidAuthToken"),
+    ErrorRow(3, _INVALID, note="badData"),
+    ErrorRow(4, _INVALID, note="missingData"),
+    ErrorRow(5, _STOP, note="receiverNotRegistered"),
+    ErrorRow(6, _STOP, note="receiverNotSubscribed"),
+    ErrorRow(7, _AUTH, note="publicAccountBlocked"),
+    ErrorRow(8, _AUTH, note="publicAccountNotFound"),
+    ErrorRow(9, _AUTH, note="publicAccountSuspended"),
+    ErrorRow(10, _AUTH, note="webhookNotSet"),  # Viber refuses to send until one is set
+    ErrorRow(11, _STOP, note="receiverNoSuitableDevice"),
+    ErrorRow(12, ErrorRule(E.RATE_LIMITED), note="tooManyRequests"),
+    ErrorRow(13, ErrorRule(E.NOT_REACHABLE), note="apiVersionNotSupported"),
+    ErrorRow(14, _INVALID, note="incompatibleWithVersion"),
+    ErrorRow(15, _AUTH, note="publicAccountNotAuthorized"),
+    ErrorRow(16, _INVALID, note="inlineMessageNotAllowed"),
+    ErrorRow(17, _INVALID, note="publicAccountNotInline"),
+    ErrorRow(18, _INVALID, note="noPublicChat"),
+    ErrorRow(19, _INVALID, note="cannotSendBroadcast"),
+    ErrorRow(20, _INVALID, note="broadcastNotAllowed"),
+    ErrorRow(21, ErrorRule(E.NOT_REACHABLE), note="unsupportedCountry"),
+    ErrorRow(22, _INVALID, note="paymentUnsupported"),
+    ErrorRow(23, _AUTH, note="freeMessagesExceeded"),  # monthly free out-of-session threshold
+    ErrorRow(24, _AUTH, note="noBalance"),  # billable bot without balance
+    ErrorRow(429, ErrorRule(E.RATE_LIMITED), note="HTTP 429"),
+    # a ``failed`` callback whose ``desc`` names no known status: not delivered
+    ErrorRow("failed", ErrorRule(E.NOT_REACHABLE), note="failed"),
+)
+VIBER_ERRORS = ErrorTable(VIBER_ROWS, retry_after=("header",))
+VIBER_STATUS: dict[int, ErrorRule] = {
+    row.code: row.rule for row in VIBER_ROWS if isinstance(row.code, int) and row.code < 100
 }
+_BY_NAME = {
+    row.note.lower(): row.code for row in VIBER_ROWS if isinstance(row.code, int) and row.code < 100
+}
+_WORD = re.compile(r"[A-Za-z]+")
 
 #: Callbacks the webhook subscribes to (``message`` is always sent).
 EVENT_TYPES = ("delivered", "seen", "failed", "subscribed", "unsubscribed", "conversation_started")
@@ -97,19 +119,33 @@ _MEDIA = {
 MAX_SENDER_NAME = 28
 
 
-def classify(status: int, message: str, raw: Any = None, after: float | None = None) -> SendOutcome:
-    """Map a non-zero ``status`` through :data:`VIBER_STATUS`."""
-    error_class, opt_out = VIBER_STATUS.get(status, (E.TRANSIENT, False))
-    text = f"{status} {message}".strip()
-    if error_class == E.AUTH:
-        return Disconnected(str(status), t("channels.viber.account_refused", error=text), raw=raw)
-    if error_class in (E.RATE_LIMITED, E.TRANSIENT):
-        return Retry(error_class, str(status), text, after=after, raw=raw)
-    return Fail(error_class, str(status), text, opt_out=opt_out, raw=raw)
+def failed_code(desc: str) -> int | str:
+    """The status a ``failed`` callback's ``desc`` names (``receiverNotSubscribed`` …)."""
+    for word in _WORD.findall(desc):
+        code = _BY_NAME.get(word.lower())
+        if code is not None:
+            return code
+    return "failed"
 
 
-def _when(ms: Any) -> datetime:
-    return datetime.fromtimestamp(int(ms) / 1000, tz=UTC)
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _user_id(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip() or len(value) > 64:
+        raise ValueError(f"not a Viber user id: {value!r}")
+    return value
+
+
+def _token(value: Any) -> str:
+    if not isinstance(value, int | str) or isinstance(value, bool) or not str(value).strip():
+        raise ValueError(f"not a Viber message token: {value!r}")
+    return str(value)
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
 
 
 def parse_callback(data: dict[str, Any]) -> list[ev.WebhookEvent]:
@@ -117,38 +153,51 @@ def parse_callback(data: dict[str, Any]) -> list[ev.WebhookEvent]:
     event = data.get("event")
     if not isinstance(event, str):
         raise ValueError("not a Viber callback")
-    at = _when(data["timestamp"])
+    at = unix_time(data.get("timestamp"), per_second=1000)
     if event == "message":
-        sender = data["sender"]
-        message = data.get("message") or {}
+        sender = _dict(data.get("sender"))
+        message = _dict(data.get("message"))
         kind = message.get("type", "text")
-        text = message.get("text") or _MEDIA.get(kind, f"[{kind}]")
+        kind = kind if isinstance(kind, str) else "unknown"
+        text = _str(message.get("text")) or _MEDIA.get(kind, f"[{kind}]")
         return [
             ev.InboundMessage(
-                address=str(sender["id"]),
-                provider_message_id=str(data["message_token"]),
+                address=_user_id(sender.get("id")),
+                provider_message_id=_token(data.get("message_token")),
                 at=at,
-                text=str(text),
-                display_name=sender.get("name"),
+                text=text,
+                display_name=_str(sender.get("name")),
                 raw=data,
             )
         ]
-    if event == "subscribed" or (event == "conversation_started" and data.get("subscribed")):
-        user = data["user"]
-        return [ev.Subscribed(str(user["id"]), at, display_name=user.get("name"), raw=data)]
+    if event == "subscribed" or (
+        event == "conversation_started" and data.get("subscribed") is True
+    ):
+        user = _dict(data.get("user"))
+        return [
+            ev.Subscribed(
+                _user_id(user.get("id")), at, display_name=_str(user.get("name")), raw=data
+            )
+        ]
     if event == "unsubscribed":
-        return [ev.OptedOut(str(data["user_id"]), at, "unsubscribed", raw=data)]
+        return [ev.OptedOut(_user_id(data.get("user_id")), at, "unsubscribed", raw=data)]
     if event in _STATUS_EVENTS:
-        failed = event == "failed"
+        failure: dict[str, Any] = {}
+        desc = _str(data.get("desc")) or ""
+        if event == "failed":
+            code = failed_code(desc)
+            failure = status_fields(VIBER_ERRORS.classify(code, desc))
+            failure["error_code"] = str(code)
+            failure["error_text"] = desc or None
+        user_id = data.get("user_id")
         return [
             ev.StatusUpdate(
-                provider_message_id=str(data["message_token"]),
+                provider_message_id=_token(data.get("message_token")),
                 status=_STATUS_EVENTS[event],
                 at=at,
-                error_code="failed" if failed else None,
-                error_text=(str(data.get("desc") or "") or None) if failed else None,
-                recipient=data.get("user_id"),
+                recipient=user_id if isinstance(user_id, str) else None,
                 raw=data,
+                **failure,
             )
         ]
     return []  # webhook (URL check), conversation_started before subscribing, client_status …
@@ -166,6 +215,8 @@ class ViberAdapter(HttpAdapter):
     supports_webhook_registration: ClassVar[bool] = True
     #: Callbacks are signed with the auth token: no separate webhook secret is needed.
     webhook_needs_secret: ClassVar[bool] = False
+    credential_fields: ClassVar[tuple[str, ...]] = ("auth_token",)
+    error_table: ClassVar[ErrorTable] = VIBER_ERRORS
 
     def _headers(self) -> dict[str, str]:
         return {"X-Viber-Auth-Token": self.config.credential("auth_token")}
@@ -192,31 +243,26 @@ class ViberAdapter(HttpAdapter):
             headers=self._headers(),
         )
 
-    async def send(self, message: OutgoingMessage) -> SendOutcome:
-        text = str(message.payload.get("text") or "")
-        if not text.strip() or len(text) > self.max_text_length:
-            return Fail(
-                E.INVALID_REQUEST,
-                "text_length",
-                t("channels.text_length", length=len(text), limit=self.max_text_length),
-            )
-        return await super().send(message)
-
     def parse_send_response(self, response: httpx.Response, body: Any) -> SendOutcome:
         if response.status_code == 429:
-            return Retry(
-                E.RATE_LIMITED, "429", "429 Too Many Requests", retry_after_header(response)
-            )
-        if not isinstance(body, dict) or "status" not in body:
+            found = VIBER_ERRORS.classify(429, "429 Too Many Requests", headers=response.headers)
+            return self.error_outcome(found, raw=body)
+        status = body.get("status") if isinstance(body, dict) else None
+        if not isinstance(status, int) or isinstance(status, bool):
             return Retry(
                 E.TRANSIENT, str(response.status_code), f"HTTP {response.status_code}", raw=body
             )
-        status = int(body["status"])
         if status == 0:
             if body.get("message_token") is None:
                 return Retry(E.TRANSIENT, "bad_answer", "Viber answered ok without a token")
             return Sent(str(body["message_token"]), raw=body)
-        return classify(status, str(body.get("status_message") or ""), raw=body)
+        text = f"{status} {body.get('status_message') or ''}".strip()
+        return self.error_outcome(VIBER_ERRORS.classify(status, text), raw=body)
+
+    def error_words(self, classified: Classified) -> str:
+        if classified.error_class == E.AUTH:
+            return t("channels.viber.account_refused", error=classified.text)
+        return classified.text
 
     async def _method(
         self, method: str, payload: dict[str, Any]
@@ -234,7 +280,8 @@ class ViberAdapter(HttpAdapter):
         status = int(body["status"])
         if status != 0:
             text = f"{status} {body.get('status_message') or ''}".strip()
-            key = "channels.viber.account_refused" if status in (2, 7, 8, 9, 15) else None
+            auth = VIBER_ERRORS.rule(status).error_class == E.AUTH
+            key = "channels.viber.account_refused" if auth else None
             return ConnectionCheck(False, t(key or "channels.check.provider_error", error=text))
         return body
 

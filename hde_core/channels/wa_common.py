@@ -22,8 +22,6 @@ import logging
 import re
 from abc import abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 import httpx
@@ -34,23 +32,21 @@ from hde_core.channels.base import (
     OutgoingMessage,
     TemplateInfo,
     WebhookRequest,
-    constant_time_equals,
-    hmac_sha256_hex,
-    retry_after_header,
 )
+from hde_core.channels.errors import ErrorTable
+from hde_core.channels.wa_errors import META_ERRORS, classify_graph, graph_error
+from hde_core.channels.wa_webhooks import parse_webhook_body, verify_signature
 from hde_core.domain.addresses import phone_to_wa_id
 from hde_core.domain.channels import ChannelKind
-from hde_core.domain.events import InboundMessage, StatusUpdate, WebhookEvent
+from hde_core.domain.events import WebhookEvent
+from hde_core.domain.limits import normalise_template_param
 from hde_core.domain.outcomes import (
-    Disconnected,
     ErrorClass,
     Fail,
-    Hold,
     Retry,
     SendOutcome,
     Sent,
 )
-from hde_core.domain.statuses import MessageStatus
 
 log = logging.getLogger(__name__)
 
@@ -78,15 +74,17 @@ def body_parameters(params: Mapping[str, Any], parameter_format: str) -> list[di
 
     POSITIONAL: ``{"1": "Anna", "2": "42"}`` → two text parameters in numeric order
     (never in dict order: PostgreSQL JSONB does not keep key order).
-    NAMED: each parameter carries its ``parameter_name``.
+    NAMED: each parameter carries its ``parameter_name``. Values are normalised the
+    way Meta asks (no line break, tab or more than four spaces in a row: 132018).
     """
     if parameter_format.upper() == "NAMED":
         return [
-            {"type": "text", "parameter_name": name, "text": str(value)}
+            {"type": "text", "parameter_name": name, "text": normalise_template_param(str(value))}
             for name, value in params.items()
         ]
     return [
-        {"type": "text", "text": str(params[name])} for name in sorted(params, key=_positional_key)
+        {"type": "text", "text": normalise_template_param(str(params[name]))}
+        for name in sorted(params, key=_positional_key)
     ]
 
 
@@ -196,301 +194,6 @@ def template_info(item: Mapping[str, Any]) -> TemplateInfo:
     )
 
 
-# -- errors -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ErrorRule:
-    error_class: ErrorClass
-    #: Seconds to wait before the next attempt (the channel or the recipient pauses).
-    pause: float | None = None
-    #: The pause applies to the whole channel (True) or to this recipient only.
-    channel_wide: bool = True
-    opt_out: bool = False
-
-
-_RATE = ErrorClass.RATE_LIMITED
-_TRANSIENT = ErrorRule(ErrorClass.TRANSIENT)
-_AUTH = ErrorRule(ErrorClass.AUTH)
-_UNREACHABLE = ErrorRule(ErrorClass.NOT_REACHABLE)
-_INVALID = ErrorRule(ErrorClass.INVALID_REQUEST)
-_TEMPLATE = ErrorRule(ErrorClass.TEMPLATE_REJECTED)
-
-#: Graph/Cloud API error codes (PROVIDERS.md §1) → what we do. Ranges follow below.
-META_ERRORS: dict[int, ErrorRule] = {
-    # throughput and rate limits: wait, then try again
-    130429: ErrorRule(_RATE, pause=5.0),  # Cloud API throughput reached
-    131056: ErrorRule(_RATE, pause=6.0, channel_wide=False),  # pair rate limit (this recipient)
-    131048: ErrorRule(_RATE, pause=60.0),  # spam rate limit (quality)
-    4: ErrorRule(_RATE, pause=60.0),  # app API-call rate limit
-    80007: ErrorRule(_RATE, pause=60.0),  # WABA rate limit
-    133016: ErrorRule(_RATE, pause=60.0),  # register/deregister rate limit
-    # Meta chose not to deliver (per-user marketing limit): hours, this recipient only
-    131049: ErrorRule(ErrorClass.TRANSIENT, pause=6 * 3600.0, channel_wide=False),
-    # temporary trouble at Meta: backoff, capped by the retry policy
-    1: _TRANSIENT,
-    2: _TRANSIENT,
-    131000: _TRANSIENT,
-    131016: _TRANSIENT,
-    131057: _TRANSIENT,
-    # outside the 24-hour window: hold until the client writes (R12)
-    131047: ErrorRule(ErrorClass.WINDOW_CLOSED),
-    # the recipient cannot or will not receive
-    131026: _UNREACHABLE,
-    131050: ErrorRule(ErrorClass.NOT_REACHABLE, opt_out=True),
-    131021: _UNREACHABLE,
-    131030: _UNREACHABLE,
-    130472: _UNREACHABLE,
-    # our request is wrong
-    100: _INVALID,
-    131008: _INVALID,
-    131009: _INVALID,
-    131051: _INVALID,
-    131052: _INVALID,
-    131053: _INVALID,
-    # the channel itself: token, permissions, account — stop the channel, keep the message
-    0: _AUTH,
-    3: _AUTH,
-    10: _AUTH,
-    104: _AUTH,
-    190: _AUTH,
-    368: _AUTH,
-    131031: _AUTH,
-    131042: _AUTH,
-    131045: _AUTH,
-}
-
-META_ERROR_RANGES: tuple[tuple[range, ErrorRule], ...] = (
-    (range(132000, 133000), _TEMPLATE),  # template missing, not approved, paused, params
-    (range(200, 300), _AUTH),  # permission not granted
-)
-
-#: Answers without a Graph error code, by HTTP status.
-HTTP_STATUS_RULES: dict[int, ErrorRule] = {
-    401: _AUTH,
-    403: _AUTH,
-    404: _AUTH,  # wrong api_base or phone number id: stop the channel until it is fixed
-    408: _TRANSIENT,
-    429: ErrorRule(_RATE, pause=5.0),
-}
-
-
-def error_rule(code: int | None, http_status: int) -> ErrorRule:
-    if code is not None:
-        if code in META_ERRORS:
-            return META_ERRORS[code]
-        for codes, rule in META_ERROR_RANGES:
-            if code in codes:
-                return rule
-        return _TRANSIENT  # unknown: retry, the retry policy caps the attempts
-    if http_status in HTTP_STATUS_RULES:
-        return HTTP_STATUS_RULES[http_status]
-    if 400 <= http_status < 500:
-        return _INVALID
-    return _TRANSIENT
-
-
-@dataclass(frozen=True)
-class GraphError:
-    code: int | None
-    text: str
-
-
-def graph_error(body: Any, http_status: int, fallback_text: str = "") -> GraphError:
-    """Code and plain text from a Graph error object (``{"error": {...}}``)."""
-    err = body.get("error") if isinstance(body, Mapping) else None
-    if isinstance(err, Mapping):
-        code = err.get("code")
-        message = str(err.get("message") or err.get("title") or "").strip()
-        data = err.get("error_data")
-        details = str(data.get("details") or "").strip() if isinstance(data, Mapping) else ""
-        text = message if not details or details in message else f"{message}: {details}"
-        try:
-            return GraphError(int(code) if code is not None else None, text or fallback_text)
-        except (TypeError, ValueError):
-            return GraphError(None, text or fallback_text)
-    return GraphError(None, fallback_text or f"HTTP {http_status}")
-
-
-def outcome_for(
-    rule: ErrorRule, code: str, text: str, raw: Any = None, after: float | None = None
-) -> SendOutcome:
-    if rule.error_class in (ErrorClass.RATE_LIMITED, ErrorClass.TRANSIENT):
-        return Retry(
-            rule.error_class,
-            code,
-            text,
-            after=after if after is not None else rule.pause,
-            channel_wide=rule.channel_wide,
-            raw=raw,
-        )
-    if rule.error_class == ErrorClass.WINDOW_CLOSED:
-        return Hold(code, text, raw=raw)
-    if rule.error_class == ErrorClass.AUTH:
-        return Disconnected(code, text, raw=raw)
-    return Fail(rule.error_class, code, text, opt_out=rule.opt_out, raw=raw)
-
-
-def classify_response(response: httpx.Response, body: Any) -> SendOutcome:
-    """A non-2xx answer (or a 2xx without a message id) as a typed outcome."""
-    err = graph_error(body, response.status_code, _short_text(response))
-    rule = error_rule(err.code, response.status_code)
-    code = str(err.code) if err.code is not None else f"http_{response.status_code}"
-    return outcome_for(rule, code, err.text, raw=body, after=retry_after_header(response))
-
-
-def _short_text(response: httpx.Response) -> str:
-    try:
-        text = response.text.strip()
-    except UnicodeDecodeError:
-        text = ""
-    return f"HTTP {response.status_code}" + (f": {text[:200]}" if text else "")
-
-
-# -- webhooks ---------------------------------------------------------------------------
-
-#: Cloud API status words → our lifecycle. ``deleted`` (the client deleted it) changes nothing.
-STATUS_MAP: dict[str, MessageStatus] = {
-    "sent": MessageStatus.SENT,
-    "delivered": MessageStatus.DELIVERED,
-    "read": MessageStatus.READ,
-    "played": MessageStatus.READ,
-    "failed": MessageStatus.FAILED,
-}
-
-OPT_OUT_CODES = frozenset({131050})
-WINDOW_CODES = frozenset({131047})
-
-
-def verify_signature(app_secret: str | None, body: bytes, header: str | None) -> bool:
-    """``X-Hub-Signature-256: sha256=<hex>`` = HMAC-SHA256(app secret, raw body)."""
-    if not app_secret or not header:
-        return False
-    scheme, _, digest = header.strip().partition("=")
-    if scheme.lower() != "sha256" or not digest:
-        return False
-    return constant_time_equals(digest.lower(), hmac_sha256_hex(app_secret, body))
-
-
-def signature_header(app_secret: str, body: bytes) -> str:
-    return "sha256=" + hmac_sha256_hex(app_secret, body)
-
-
-def hub_challenge(query: Mapping[str, str], verify_token: str | None) -> tuple[int, str] | None:
-    """Meta's subscription check: echo ``hub.challenge`` when the verify token matches."""
-    if "hub.mode" not in query and "hub.challenge" not in query:
-        return None
-    if (
-        query.get("hub.mode") == "subscribe"
-        and verify_token
-        and constant_time_equals(query.get("hub.verify_token", ""), verify_token)
-    ):
-        return 200, query.get("hub.challenge", "")
-    return 403, "verify token mismatch"
-
-
-def _at(timestamp: Any) -> datetime:
-    return datetime.fromtimestamp(int(timestamp), UTC)
-
-
-def _wa_address(wa_id: Any) -> str:
-    digits = str(wa_id).strip().lstrip("+")
-    if not digits.isdigit():
-        raise ValueError(f"not a WhatsApp id: {wa_id!r}")
-    return "+" + digits
-
-
-def inbound_text(message: Mapping[str, Any]) -> str:
-    """The readable part of any inbound message type."""
-    kind = message.get("type")
-    if kind == "text":
-        return str((message.get("text") or {}).get("body") or "")
-    if kind == "button":
-        return str((message.get("button") or {}).get("text") or "")
-    if kind == "interactive":
-        inter = message.get("interactive") or {}
-        reply = inter.get("button_reply") or inter.get("list_reply") or {}
-        return str(reply.get("title") or "")
-    if kind == "reaction":
-        return str((message.get("reaction") or {}).get("emoji") or "")
-    media = message.get(kind) if isinstance(kind, str) else None
-    if isinstance(media, Mapping):
-        return str(media.get("caption") or "")
-    return ""
-
-
-def _status_event(item: Mapping[str, Any]) -> StatusUpdate | None:
-    status = STATUS_MAP.get(str(item.get("status", "")).lower())
-    if status is None:
-        return None
-    errors = item.get("errors") or []
-    first = errors[0] if errors and isinstance(errors[0], Mapping) else {}
-    code: int | None = None
-    if first.get("code") is not None:
-        try:
-            code = int(first["code"])
-        except (TypeError, ValueError):
-            code = None
-    text = None
-    if first:
-        err = graph_error({"error": first}, 200)
-        text = err.text or None
-    recipient = item.get("recipient_id")
-    return StatusUpdate(
-        provider_message_id=str(item["id"]),
-        status=status,
-        at=_at(item["timestamp"]),
-        error_code=str(code) if code is not None else None,
-        error_text=text,
-        opt_out=status == MessageStatus.FAILED and code in OPT_OUT_CODES,
-        window_closed=status == MessageStatus.FAILED and code in WINDOW_CODES,
-        recipient=_wa_address(recipient) if recipient else None,
-        raw=dict(item),
-    )
-
-
-def parse_webhook_body(body: Any) -> list[WebhookEvent]:
-    """Events of one Cloud API webhook (the envelope Meta and 360dialog both send).
-
-    Raises ``ValueError``/``KeyError``/``TypeError`` on a body that is not this shape
-    (the receiver answers 400).
-    """
-    if not isinstance(body, Mapping) or not isinstance(body.get("entry"), list):
-        raise ValueError("not a WhatsApp webhook: no entry list")
-    events: list[WebhookEvent] = []
-    for entry in body["entry"]:
-        for change in entry.get("changes") or []:
-            if change.get("field", "messages") != "messages":
-                continue  # template status updates etc.: the periodic sync picks those up
-            value = change["value"]
-            names = {
-                str(c.get("wa_id")): (c.get("profile") or {}).get("name")
-                for c in value.get("contacts") or []
-            }
-            for msg in value.get("messages") or []:
-                sender = str(msg["from"])
-                address = _wa_address(sender)
-                events.append(
-                    InboundMessage(
-                        address=address,
-                        provider_message_id=str(msg["id"]),
-                        at=_at(msg["timestamp"]),
-                        text=inbound_text(msg),
-                        display_name=names.get(sender),
-                        phone=address,
-                        raw=dict(msg),
-                    )
-                )
-            for item in value.get("statuses") or []:
-                event = _status_event(item)
-                if event is not None:
-                    events.append(event)
-            for err in value.get("errors") or []:
-                parsed = graph_error({"error": err}, 200)
-                log.warning("WhatsApp reported an error: %s %s", parsed.code, parsed.text)
-    return events
-
-
 # -- the shared adapter -----------------------------------------------------------------
 
 
@@ -520,6 +223,8 @@ class WaBusinessAdapter(HttpAdapter):
     #: unconfirmed): a channel setting ``per_recipient_interval`` overrides it.
     per_recipient_interval: ClassVar[float | None] = 6.0
     supports_templates: ClassVar[bool] = True
+    #: Meta redelivers a webhook that is not answered 200 for up to 7 days: ignore a bad one.
+    malformed_webhook_status: ClassVar[int] = 200
 
     @abstractmethod
     def messages_url(self) -> str: ...
@@ -542,9 +247,13 @@ class WaBusinessAdapter(HttpAdapter):
             headers={**self.auth_headers(), "Content-Type": "application/json"},
         )
 
+    error_table: ClassVar[ErrorTable] = META_ERRORS
+
     def classify(self, response: httpx.Response, body: Any) -> SendOutcome:
-        """A refused call as a typed outcome (360dialog adds its own words to Meta's table)."""
-        return classify_response(response, body)
+        """A refused call (or a 2xx without a message id) through the error table."""
+        err = graph_error(body, response.status_code, _short_text(response))
+        found = classify_graph(self.error_table, err, response.status_code, response.headers, body)
+        return self.error_outcome(found, raw=body)
 
     def parse_send_response(self, response: httpx.Response, body: Any) -> SendOutcome:
         if 200 <= response.status_code < 300 and isinstance(body, Mapping):
@@ -576,7 +285,7 @@ class WaBusinessAdapter(HttpAdapter):
         )
 
     def parse_webhook(self, request: WebhookRequest) -> list[WebhookEvent]:
-        return parse_webhook_body(request.json())
+        return parse_webhook_body(request.json(), self.error_table)
 
     def app_secret(self) -> str | None:
         return self.config.credentials.get("app_secret") or self.config.webhook_secret
@@ -601,3 +310,11 @@ def template_gate(message: OutgoingMessage) -> SendOutcome | None:
         f"template {name} ({language}) is {status} at the provider now; only APPROVED "
         "templates can be sent — choose another default template or wait for approval",
     )
+
+
+def _short_text(response: httpx.Response) -> str:
+    try:
+        text = response.text.strip()
+    except UnicodeDecodeError:
+        text = ""
+    return f"HTTP {response.status_code}" + (f": {text[:200]}" if text else "")

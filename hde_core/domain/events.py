@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from hde_core.domain.outcomes import ErrorClass
 from hde_core.domain.statuses import MessageStatus
 
 
@@ -57,10 +58,15 @@ class StatusUpdate:
     at: datetime
     error_code: str | None = None
     error_text: str | None = None
+    #: The failure's class, from the provider's error table (the same one the send
+    #: path reads): transient failures are retried later, permanent ones fail.
+    error_class: ErrorClass | None = None
     #: The failure means the client opted out (WhatsApp 131050 and the like).
     opt_out: bool = False
     #: The failure is "outside the 24-hour window": hold instead of fail.
     window_closed: bool = False
+    #: Seconds to wait before a transient failure is retried (the table's pause).
+    retry_after: float | None = None
     recipient: str | None = None
     raw: Any = field(default=None, compare=False)
 

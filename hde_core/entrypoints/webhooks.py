@@ -2,9 +2,14 @@
 
 One fixed pipeline for every provider: verify → parse → record → answer 2xx fast.
 
-- unknown channel → 404; body over the limit → 413;
+- unknown channel (or a name no channel can have) → 404; body over the limit → 413;
+- a POST that is not ``application/json`` → 415;
 - bad or missing signature → 401 and nothing recorded;
-- a body the adapter cannot parse → 400;
+- a signed body the adapter cannot use (not JSON, too deep, out-of-range
+  timestamps, wrong types) → one log line, nothing recorded, and the adapter's
+  ``malformed_webhook_status``: 400, or 200 where the provider would otherwise
+  redeliver the same payload for days (Meta, 360dialog, Green-API; see
+  docs/adding-a-provider.md);
 - a failure while recording → 500, so the provider delivers again (recording is
   idempotent, so a redelivery is harmless).
 
@@ -13,7 +18,6 @@ GET requests are answered by the adapter's handshake (Meta's ``hub.challenge``).
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from typing import Any
@@ -37,6 +41,22 @@ log = logging.getLogger("hde.webhooks")
 
 MAX_BODY = 1024 * 1024  # providers send small JSON documents
 CACHE_SECONDS = 5.0
+#: Channel names the receiver looks up (the console allows no more, nor control characters).
+MAX_NAME = 100
+#: Unknown names are remembered too (a miss costs a query); the memo is bounded.
+MAX_CACHED = 1000
+#: What a parser may raise on a hostile body: all mean "malformed", never a 500.
+MALFORMED = (
+    ValueError,
+    KeyError,
+    TypeError,
+    AttributeError,
+    IndexError,
+    OverflowError,
+    OSError,
+    RecursionError,
+    UnicodeDecodeError,
+)
 
 
 class _Adapters:
@@ -48,6 +68,8 @@ class _Adapters:
 
     def get(self, name: str) -> tuple[int, ChannelAdapter] | None:
         now = time.monotonic()
+        if len(self._cache) > MAX_CACHED:
+            self._cache.clear()
         hit = self._cache.get(name, ...)
         if hit is not ... and (hit is None or hit[0] > now):
             return None if hit is None else (hit[1], hit[2])
@@ -60,6 +82,17 @@ class _Adapters:
         adapter = build_adapter(config)
         self._cache[name] = (now + CACHE_SECONDS, config.id, adapter)
         return config.id, adapter
+
+
+def _plausible_name(name: str) -> bool:
+    return 0 < len(name) <= MAX_NAME and name.isprintable()
+
+
+def _is_json(content_type: str | None) -> bool:
+    mime = (content_type or "").split(";", 1)[0].strip().lower()
+    return mime == "application/json" or (
+        mime.startswith("application/") and mime.endswith("+json")
+    )
 
 
 async def _read_body(request: Request) -> bytes | None:
@@ -83,6 +116,8 @@ def webhook_routes(app: App) -> list[Route]:
 
     async def receive(request: Request) -> Response:
         name = request.path_params["name"]
+        if not _plausible_name(name):
+            return JSONResponse({"error": "unknown channel"}, status_code=404)
         found = await run_in_threadpool(adapters.get, name)
         if found is None:
             return JSONResponse({"error": "unknown channel"}, status_code=404)
@@ -101,14 +136,23 @@ def webhook_routes(app: App) -> list[Route]:
             if answer is None:
                 return PlainTextResponse("method not allowed", status_code=405)
             return PlainTextResponse(answer[1], status_code=answer[0])
+        if not _is_json(request.headers.get("content-type")):
+            return JSONResponse({"error": "send application/json"}, status_code=415)
         if not adapter.verify_webhook(hook):
             log.warning("webhook for channel %s refused: bad or missing signature", name)
             return JSONResponse({"error": "invalid signature"}, status_code=401)
         try:
             events = adapter.parse_webhook(hook)
-        except (ValueError, KeyError, TypeError, AttributeError, json.JSONDecodeError) as exc:
-            log.warning("webhook for channel %s refused: malformed body (%s)", name, exc)
-            return JSONResponse({"error": "malformed body"}, status_code=400)
+        except MALFORMED as exc:
+            status = adapter.malformed_webhook_status
+            log.warning(
+                "webhook for channel %s ignored (answered %d): malformed body (%s: %.200s)",
+                name,
+                status,
+                type(exc).__name__,
+                exc,
+            )
+            return JSONResponse({"error": "malformed body"}, status_code=status)
         try:
             counts = await run_in_threadpool(record_events, app, channel_id, events)
         except Exception:

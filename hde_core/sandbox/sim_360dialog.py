@@ -5,7 +5,8 @@ Serves what :mod:`hde_core.channels.dialog360` calls:
 - ``POST /messages`` with ``D360-API-KEY`` (Meta's bodies and answers, passed through);
 - ``GET /v1/configs/templates`` (``limit``/``offset`` paging, ``total``; statuses in
   lower case, PENDING spelled ``submitted``, as 360dialog lists them);
-- ``POST /v1/configs/webhook`` ``{"url": …}`` (and ``GET`` to read it back).
+- ``POST /v1/configs/webhook`` ``{"url": …, "headers"?: {…}}`` (and ``GET`` to read it
+  back); the custom headers are sent with every webhook.
 
 A key starting with ``invalid`` gets 401 "Invalid api_key"; the rate-limit fault is
 360dialog's own 400 "You have exceeded the endpoint rate limit". Webhooks carry no
@@ -108,11 +109,22 @@ class Dialog360Simulator(WaSimulator):
                 return d360_error(401, "Invalid api_key")
             if request.method == "GET":
                 target = self.targets.get(key)
-                return JSONResponse({"url": target.url if target else ""})
+                return JSONResponse(
+                    {
+                        "url": target.url if target else "",
+                        "headers": self.target_headers.get(key, {}),
+                    }
+                )
             url = data.get("url") if isinstance(data, dict) else None
             if not isinstance(url, str) or not url.startswith(("http://", "https://")):
                 return d360_error(400, "url must be an http(s) URL")
-            self.set_target(key, url)
+            headers = data.get("headers") if isinstance(data, dict) else None
+            if headers is not None and not (
+                isinstance(headers, dict)
+                and all(isinstance(k, str) and isinstance(v, str) for k, v in headers.items())
+            ):
+                return d360_error(400, "headers must be an object of strings")
+            self.set_target(key, url, extra_headers=headers or {})
             self.ensure_life()
             return JSONResponse({"url": url})
 

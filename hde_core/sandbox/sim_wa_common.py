@@ -335,6 +335,7 @@ class WaSimulator(Simulator):
         self.users: dict[str, SimUser] = {}
         self.messages: dict[str, SimMessage] = {}
         self.targets: dict[str, WebhookTarget] = {}
+        self.target_headers: dict[str, dict[str, str]] = {}
         self.queues: dict[str, WebhookQueue] = {}
         self.forced: deque[int] = deque()
 
@@ -356,11 +357,21 @@ class WaSimulator(Simulator):
             self.queues[account] = WebhookQueue(self, lambda: self.target(account))
         return self.queues[account]
 
-    def set_target(self, account: str, url: str, app_secret: str | None = None) -> None:
+    def set_target(
+        self,
+        account: str,
+        url: str,
+        app_secret: str | None = None,
+        extra_headers: dict[str, str] | None = None,
+    ) -> None:
+        fixed = dict(extra_headers or {})
+        self.target_headers[account] = fixed
+
         def headers(body: bytes) -> dict[str, str]:
             if not app_secret:
-                return {}
-            return {"X-Hub-Signature-256": "sha256=" + hmac_sha256_hex(app_secret, body)}
+                return dict(fixed)
+            signature = "sha256=" + hmac_sha256_hex(app_secret, body)
+            return {**fixed, "X-Hub-Signature-256": signature}
 
         self.targets[account] = WebhookTarget(url, headers)
         if account in self.queues:

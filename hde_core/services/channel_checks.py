@@ -206,7 +206,7 @@ def _can_register(config: ChannelConfig) -> bool:
     cls = adapter_class(config.provider)
     if not cls.supports_webhook_registration:
         return False
-    return bool(config.webhook_secret) or not getattr(cls, "webhook_needs_secret", True)
+    return bool(config.webhook_secret) or not cls.webhook_needs_secret
 
 
 async def register_webhooks_async(

@@ -64,20 +64,10 @@ from hde_core.services.provision import (
 from hde_core.services.rendering import RenderedEmail, render_email
 from hde_core.services.templates import render_template_preview, split_template_ref
 
-#: What each provider needs, in the order the form asks for it (README "Credentials").
+#: What each provider needs, in the order the form asks for it (README "Credentials"):
+#: each adapter declares its own ``credential_fields``.
 CREDENTIAL_FIELDS: dict[Provider, tuple[str, ...]] = {
-    Provider.SMTP: ("smtp_url",),
-    Provider.TELEGRAM: ("bot_token",),
-    Provider.VIBER: ("auth_token",),
-    Provider.GREEN_API: ("id_instance", "api_token"),
-    Provider.META_CLOUD: (
-        "access_token",
-        "phone_number_id",
-        "waba_id",
-        "app_secret",
-        "verify_token",
-    ),
-    Provider.DIALOG360: ("api_key",),
+    provider: adapter.credential_fields for provider, adapter in ADAPTERS.items()
 }
 
 #: The fields of a channel the console form edits (a subset of :class:`ChannelSpec`).

@@ -14,13 +14,19 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from hde_core.bootstrap import App
-from hde_core.db.models import Message, PendingStatus
-from hde_core.domain.outcomes import ErrorClass
+from hde_core.channels.errors import Classified, ErrorRule, outcome_for
+from hde_core.db.models import Channel, Message, PendingStatus
+from hde_core.domain.channels import ConnectionStatus
+from hde_core.domain.outcomes import Disconnected, ErrorClass, Hold, Retry, SendOutcome
+from hde_core.domain.retry import RetryPolicy
 from hde_core.domain.statuses import MessageStatus, accepts_provider_status
 from hde_core.services import audit
 from hde_core.services.contacts import record_opt_out
 
 S = MessageStatus
+
+#: When a channel whose account was refused is tried again (the dispatcher's own pause).
+DISCONNECTED_RECHECK = timedelta(minutes=1)
 
 _EVENTS = {
     S.SENT: audit.Event.STATUS_SENT,
@@ -42,9 +48,15 @@ def apply_status(
 ) -> Message | None:
     """Move the message forward if ``status`` is news; return it if it changed.
 
-    ``details`` may carry ``error_code``, ``error_text``, ``opt_out`` and
-    ``window_closed``. With ``keep_if_unknown``, a status for an unknown provider
-    id is stored in ``pending_statuses`` for later.
+    ``details`` may carry ``error_code``, ``error_text`` and, for a failure, what the
+    provider's error table says about that code (``error_class``, ``opt_out``,
+    ``window_closed``, ``retry_after`` — :func:`hde_core.channels.errors.status_fields`).
+    A failure is then acted on through the same mapping as a refused send
+    (:func:`hde_core.channels.errors.outcome_for`): permanent → failed (opt-out on a
+    stop signal), outside the window → held, transient → retried later (until the
+    channel's attempts run out), the account refused → back in the queue and the
+    channel stopped. With ``keep_if_unknown``, a status for an unknown provider id is
+    stored once in ``pending_statuses`` for later.
     """
     details = details or {}
     message = session.scalar(
@@ -54,15 +66,7 @@ def apply_status(
     )
     if message is None:
         if keep_if_unknown:
-            session.add(
-                PendingStatus(
-                    channel_id=channel_id,
-                    provider_message_id=provider_message_id,
-                    status=status.value,
-                    occurred_at=at,
-                    payload={k: v for k, v in details.items() if v is not None},
-                )
-            )
+            _keep_pending(session, channel_id, provider_message_id, status, at, details)
         return None
     current = S(message.status)
     ids = {
@@ -71,27 +75,15 @@ def apply_status(
         "campaign_id": message.campaign_id,
         "channel_id": channel_id,
     }
-    if (
-        status == S.FAILED
-        and details.get("window_closed")
-        and current in (S.SENT, S.SENDING, S.UNCERTAIN)
-    ):
-        # Outside the 24-hour window: hold the content until the client replies (R12).
-        message.status = S.HELD.value
-        message.error_class = ErrorClass.WINDOW_CLOSED.value
-        message.error_code = details.get("error_code")
-        message.error_text = details.get("error_text")
-        message.updated_at = at
-        audit.record(
-            session,
-            audit.Event.MESSAGE_HELD,
-            "provider",
-            at=at,
-            code=message.error_code,
-            text=message.error_text,
-            **ids,
-        )
-        return message
+    if status == S.FAILED and current in (S.SENT, S.SENDING, S.UNCERTAIN):
+        outcome = failure_outcome(details)
+        if isinstance(outcome, Hold):
+            return _hold(session, message, outcome, at, ids)
+        if isinstance(outcome, Retry | Disconnected):
+            channel = session.get(Channel, channel_id)
+            limit = channel.max_attempts if channel is not None else 8
+            if isinstance(outcome, Disconnected) or message.attempts < limit:
+                return _again(session, message, channel, outcome, at, ids)
     if not accepts_provider_status(current, status):
         return None
     message.status = status.value
@@ -130,6 +122,137 @@ def apply_status(
             ids,
         )
     return message
+
+
+def failure_outcome(details: dict[str, Any]) -> SendOutcome:
+    """A reported failure as the outcome a refused send with the same code would have."""
+    raw_class = details.get("error_class")
+    if details.get("window_closed"):
+        raw_class = ErrorClass.WINDOW_CLOSED
+    try:
+        error_class = ErrorClass(raw_class) if raw_class else ErrorClass.NOT_REACHABLE
+    except ValueError:
+        error_class = ErrorClass.NOT_REACHABLE
+    pause = details.get("retry_after")
+    rule = ErrorRule(error_class, stop=bool(details.get("opt_out")))
+    found = Classified(
+        rule,
+        str(details.get("error_code") or ""),
+        str(details.get("error_text") or ""),
+        float(pause) if isinstance(pause, int | float) else None,
+    )
+    return outcome_for(found)
+
+
+def _hold(
+    session: Session, message: Message, outcome: Hold, at: datetime, ids: dict[str, Any]
+) -> Message:
+    """Outside the 24-hour window: hold the content until the client replies (R12)."""
+    message.status = S.HELD.value
+    message.error_class = ErrorClass.WINDOW_CLOSED.value
+    message.error_code = outcome.code or None
+    message.error_text = outcome.text or None
+    message.updated_at = at
+    audit.record(
+        session,
+        audit.Event.MESSAGE_HELD,
+        "provider",
+        at=at,
+        code=message.error_code,
+        text=message.error_text,
+        **ids,
+    )
+    return message
+
+
+def _again(
+    session: Session,
+    message: Message,
+    channel: Channel | None,
+    outcome: Retry | Disconnected,
+    at: datetime,
+    ids: dict[str, Any],
+) -> Message:
+    """The provider could not deliver for now: the message is sent again later.
+
+    A transient failure waits the table's pause (or the retry policy's backoff); the
+    account being refused stops the channel and puts the message back in the queue.
+    """
+    if isinstance(outcome, Disconnected):
+        error_class = ErrorClass.AUTH
+        message.status = S.QUEUED.value
+        message.next_attempt_at = at + DISCONNECTED_RECHECK
+        if channel is not None and channel.connection_status != ConnectionStatus.ERROR.value:
+            channel.connection_status = ConnectionStatus.ERROR.value
+            channel.connection_error = outcome.text
+            channel.status_checked_at = at
+            audit.record(
+                session,
+                audit.Event.CHANNEL_DISCONNECTED,
+                "provider",
+                at=at,
+                channel_id=message.channel_id,
+                code=outcome.code,
+                text=outcome.text,
+            )
+        delay = DISCONNECTED_RECHECK.total_seconds()
+    else:
+        error_class = outcome.error_class
+        delay = (
+            outcome.after if outcome.after is not None else RetryPolicy().delay(message.attempts)
+        )
+        message.status = S.RETRYING.value
+        message.next_attempt_at = at + timedelta(seconds=delay)
+    message.error_class = error_class.value
+    message.error_code = outcome.code or None
+    message.error_text = outcome.text or None
+    message.updated_at = at
+    audit.record(
+        session,
+        audit.Event.MESSAGE_RETRYING,
+        "provider",
+        at=at,
+        error_class=error_class.value,
+        code=message.error_code,
+        text=message.error_text,
+        attempt=message.attempts,
+        retry_in_seconds=round(delay, 1),
+        **ids,
+    )
+    return message
+
+
+def _keep_pending(
+    session: Session,
+    channel_id: int,
+    provider_message_id: str,
+    status: MessageStatus,
+    at: datetime,
+    details: dict[str, Any],
+) -> None:
+    """Keep an early status once: a redelivered webhook does not add another row."""
+    known = session.scalar(
+        select(PendingStatus.id).where(
+            PendingStatus.channel_id == channel_id,
+            PendingStatus.provider_message_id == provider_message_id,
+            PendingStatus.status == status.value,
+        )
+    )
+    if known is not None:
+        return
+    session.add(
+        PendingStatus(
+            channel_id=channel_id,
+            provider_message_id=provider_message_id,
+            status=status.value,
+            occurred_at=at,
+            payload={k: _plain(v) for k, v in details.items() if v is not None},
+        )
+    )
+
+
+def _plain(value: Any) -> Any:
+    return value.value if isinstance(value, ErrorClass) else value
 
 
 #: Statuses nobody claimed after this long are dropped (Viber also reports "delivered" for

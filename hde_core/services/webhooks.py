@@ -15,8 +15,11 @@ provider's id, statuses only move forward.
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
+from dataclasses import fields, replace
 from datetime import datetime
+from enum import Enum
 from typing import Any
 
 from sqlalchemy import select, update
@@ -32,6 +35,8 @@ from hde_core.services import audit
 from hde_core.services.contacts import find_identity, find_or_create_identity, record_opt_out
 from hde_core.services.statuses import apply_status
 
+log = logging.getLogger(__name__)
+
 #: A reply that is exactly one of these words is a request not to be contacted (R15).
 STOP_WORDS = frozenset({"stop", "стоп", "unsubscribe", "отписаться", "отписка", "не писать"})
 
@@ -40,9 +45,57 @@ def is_stop_word(text: str) -> bool:
     return text.strip().strip(".!").lower() in STOP_WORDS
 
 
+#: Longest values the columns take (an id or address beyond them is not a real one).
+_ID_MAX = 200
+_ADDRESS_MAX = 320
+_FIELD_MAX = {"display_name": 300, "username": 64, "phone": 20, "error_code": 64, "reason": 200}
+_TEXT_MAX = 4000
+
+
+def _clean(value: Any, depth: int = 0) -> Any:
+    """A copy without NUL characters (PostgreSQL stores none, in text or JSON)."""
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if depth > 64:
+        return None
+    if isinstance(value, dict):
+        return {_clean(str(k)): _clean(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clean(v, depth + 1) for v in value]
+    return value
+
+
+def storable(event: ev.WebhookEvent) -> ev.WebhookEvent | None:
+    """The event as the database can keep it: NUL characters removed (a client may send
+    one; refusing would make the provider redeliver it for ever), free text and names
+    cut to their columns. An id or address longer than any real one drops the event."""
+    changes: dict[str, Any] = {}
+    for f in fields(event):
+        value = getattr(event, f.name)
+        if f.name == "raw":
+            changes["raw"] = _clean(value)
+        elif isinstance(value, str) and not isinstance(value, Enum):
+            value = value.replace("\x00", "")
+            if f.name in ("provider_message_id", "address", "recipient") and len(value) > (
+                _ID_MAX if f.name == "provider_message_id" else _ADDRESS_MAX
+            ):
+                if f.name == "recipient":
+                    value = None
+                else:
+                    log.warning("webhook event dropped: %s is %d characters", f.name, len(value))
+                    return None
+            elif f.name in _FIELD_MAX:
+                value = value[: _FIELD_MAX[f.name]]
+            elif f.name in ("text", "error_text"):
+                value = value[:_TEXT_MAX]
+            changes[f.name] = value
+    return replace(event, **changes)
+
+
 def record_events(app: App, channel_id: int, events: list[ev.WebhookEvent]) -> Counter[str]:
     """Store every event; returns counts per outcome (for logs and tests)."""
     counts: Counter[str] = Counter()
+    events = [e for e in map(storable, events) if e is not None]
     if not events:
         return counts
     now = app.clock.now()
@@ -209,8 +262,10 @@ def _status(session: Session, channel: Channel, event: ev.StatusUpdate) -> str:
     details: dict[str, Any] = {
         "error_code": event.error_code,
         "error_text": event.error_text,
+        "error_class": event.error_class.value if event.error_class else None,
         "opt_out": event.opt_out or None,
         "window_closed": event.window_closed or None,
+        "retry_after": event.retry_after,
     }
     changed = apply_status(
         session,

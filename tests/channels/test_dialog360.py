@@ -130,9 +130,19 @@ def test_connection_check(sim_server, sim):
     assert not bad.ok and "api_key" in bad.detail
 
 
-def test_register_webhook_puts_the_secret_in_the_url(sim_server, sim):
+def test_register_webhook_sends_the_secret_in_a_header_not_the_url(sim_server, sim):
     check = asyncio.run(adapter(sim_server).register_webhook("https://hde.example/webhooks/wa360"))
     assert check.ok
+    registered = httpx.get(
+        f"{sim.base}/v1/configs/webhook", headers={"D360-API-KEY": D360_KEY}
+    ).json()
+    assert registered["url"] == "https://hde.example/webhooks/wa360"  # no ?token= to log
+    assert registered["headers"] == {"X-HDE-Webhook-Token": D360_SECRET}
+
+
+def test_register_webhook_can_still_put_the_secret_in_the_url(sim_server, sim):
+    legacy = adapter(sim_server, webhook_token_in_url=True)
+    assert asyncio.run(legacy.register_webhook("https://hde.example/webhooks/wa360")).ok
     registered = httpx.get(
         f"{sim.base}/v1/configs/webhook", headers={"D360-API-KEY": D360_KEY}
     ).json()["url"]

@@ -190,7 +190,7 @@ async def test_the_simulator_validates_like_green_api(sim_url, http):
     answer = httpx.post(url, json={"chatId": "79123456789@c.us"})
     assert answer.status_code == 400 and "'message' is required" in answer.text
     outcome = await bot.send(outgoing("+79123456789", "x" * 20001))
-    assert isinstance(outcome, Fail) and outcome.code == "text_length"  # refused before the call
+    assert isinstance(outcome, Fail) and outcome.code == "text_too_long"  # refused before the call
 
 
 async def test_register_webhook_sets_url_token_and_notifications(sim_url, http):

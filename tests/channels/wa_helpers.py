@@ -13,7 +13,7 @@ import httpx
 from sqlalchemy import select
 
 from hde_core.bootstrap import App
-from hde_core.channels.wa_common import signature_header
+from hde_core.channels.wa_webhooks import signature_header
 from hde_core.db.models import Channel
 from hde_core.services.provision import provision
 
