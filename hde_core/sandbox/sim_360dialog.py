@@ -37,6 +37,13 @@ def d360_error(status: int, message: str) -> JSONResponse:
     )
 
 
+#: Error codes of the legacy (On-Premise) API that 360dialog still reports.
+LEGACY_ERRORS = {
+    470: "Message failed to send because more than 24 hours have passed",
+    1013: "User is not valid",
+}
+
+
 def api_key(request: Request) -> str | None:
     key = request.headers.get("d360-api-key", "").strip()
     return key if key and not key.lower().startswith("invalid") else None
@@ -55,6 +62,19 @@ class Dialog360Simulator(WaSimulator):
         if fault == "rate_limit":
             return d360_error(400, "You have exceeded the endpoint rate limit")
         return d360_error(502, "WhatsApp for Business API not available")
+
+    def error_response(self, code: int | str, text: str | None = None) -> Response:
+        """Graph errors pass through; the legacy On-Premise codes come as ``errors[]``."""
+        if code in LEGACY_ERRORS:
+            title = LEGACY_ERRORS[int(code)]
+            return JSONResponse(
+                {
+                    "meta": {"api_status": "stable", "version": "2.0"},
+                    "errors": [{"code": code, "title": title, "details": text or title}],
+                },
+                status_code=400,
+            )
+        return super().error_response(code, text)
 
     def api_routes(self) -> list[BaseRoute]:
         async def messages(request: Request) -> Response:

@@ -242,6 +242,8 @@ class Simulator:
         self.calls: deque[CallRecord] = deque(maxlen=self.max_calls)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._life: asyncio.Task[None] | None = None
+        #: Errors the next API calls answer (``POST /_control/errors``), in order.
+        self.forced: deque[tuple[int | str, str | None]] = deque()
 
     # -- to implement ----------------------------------------------------------------
 
@@ -253,6 +255,11 @@ class Simulator:
 
     def fault_response(self, fault: Fault) -> Response:
         """The provider's own answer to a server error or a rate limit."""
+        raise NotImplementedError
+
+    def error_response(self, code: int | str, text: str | None = None) -> Response:
+        """The provider's own answer carrying one of its documented error codes (and
+        words, for providers whose errors are told apart by their description)."""
         raise NotImplementedError
 
     async def chatter_once(self) -> None:
@@ -309,6 +316,8 @@ class Simulator:
         delay = cfg.latency_ms + (self.rng.random() * cfg.jitter_ms if cfg.jitter_ms else 0)
         if delay:
             await asyncio.sleep(delay / 1000)
+        if self.forced:
+            return self.error_response(*self.forced.popleft())
         if cfg.fail_next > 0:
             self.config = cfg.updated({"fail_next": cfg.fail_next - 1})
             return self.fault_response(cfg.fail_with)
@@ -355,9 +364,22 @@ class Simulator:
                 return JSONResponse({"ok": True})
             return JSONResponse([c.__dict__ for c in self.calls])
 
+        async def errors(request: Request) -> Response:
+            try:
+                data = await json_body(request)
+                queued = [_forced(item) for item in data.get("codes") or []]
+            except (ValueError, TypeError) as exc:
+                return JSONResponse(
+                    {"error": f'send {{"codes": [<code> or {{"code", "text"}}, …]}}: {exc}'},
+                    status_code=400,
+                )
+            self.forced.extend(queued)
+            return JSONResponse({"queued": [code for code, _ in self.forced]})
+
         return [
             Route("/_control/config", config, methods=["GET", "POST"]),
             Route("/_control/calls", calls, methods=["GET", "DELETE"]),
+            Route("/_control/errors", errors, methods=["POST"]),
             *self.control_extra_routes(),
         ]
 
@@ -365,6 +387,15 @@ class Simulator:
         app = Starlette(routes=[*self.control_routes(), *self.api_routes()])
         app.state.simulator = self
         return app
+
+
+def _forced(item: Any) -> tuple[int | str, str | None]:
+    code, text = (item.get("code"), item.get("text")) if isinstance(item, dict) else (item, None)
+    if isinstance(code, bool) or not isinstance(code, int | str):
+        raise ValueError(f"not an error code: {code!r}")
+    if text is not None and not isinstance(text, str):
+        raise ValueError(f"not an error text: {text!r}")
+    return code, text
 
 
 def bad_request(message: str) -> JSONResponse:

@@ -80,6 +80,16 @@ def _digits(phone: str) -> str:
     return re.sub(r"\D", "", phone)
 
 
+#: Words for a forced error without words of its own.
+GREEN_ERROR_WORDS = {
+    400: "Validation failed",
+    401: "Unauthorized",
+    403: "Forbidden",
+    429: "Too Many Requests",
+    466: "Correspondents quota exceeded",
+}
+
+
 @dataclass
 class Instance:
     id: int
@@ -227,6 +237,10 @@ class GreenApiSimulator(Simulator):
         if fault == "rate_limit":
             return PlainTextResponse("Too Many Requests", status_code=429)
         return PlainTextResponse("Internal Server Error", status_code=500)
+
+    def error_response(self, code: int | str, text: str | None = None) -> Response:
+        """Green-API's errors are HTTP statuses with a few words."""
+        return PlainTextResponse(text or GREEN_ERROR_WORDS.get(int(code), "Error"), int(code))
 
     def api_routes(self) -> list[BaseRoute]:
         return [

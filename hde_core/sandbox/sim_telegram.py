@@ -69,6 +69,17 @@ def _ok(result: Any, description: str | None = None) -> JSONResponse:
     return JSONResponse(body)
 
 
+#: Descriptions for a forced error without words of its own.
+TG_ERROR_WORDS = {
+    400: "Bad Request: chat not found",
+    401: "Unauthorized",
+    403: "Forbidden: bot was blocked by the user",
+    404: "Not Found",
+    409: "Conflict: terminated by other getUpdates request",
+    429: "Too Many Requests: retry after 1",
+}
+
+
 def _error(code: int, description: str, **parameters: Any) -> JSONResponse:
     body: dict[str, Any] = {"ok": False, "error_code": code, "description": description}
     if parameters:
@@ -266,6 +277,13 @@ class TelegramSimulator(Simulator):
             after = self.config.retry_after_s
             return _error(429, f"Too Many Requests: retry after {after}", retry_after=after)
         return _error(500, "Internal Server Error")
+
+    def error_response(self, code: int | str, text: str | None = None) -> Response:
+        status = int(code)
+        description = text or TG_ERROR_WORDS.get(status, "Error")
+        if status == 429:
+            return _error(status, description, retry_after=self.config.retry_after_s)
+        return _error(status, description)
 
     def api_routes(self) -> list[BaseRoute]:
         return [Route("/bot{token}/{method}", self.method, methods=["GET", "POST"])]

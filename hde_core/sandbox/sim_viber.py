@@ -226,6 +226,14 @@ class ViberSimulator(Simulator):
             return _status(12)
         return PlainTextResponse("Service Unavailable", status_code=503)
 
+    def error_response(self, code: int | str, text: str | None = None) -> Response:
+        """Viber answers HTTP 200 with the error in ``status`` (429 is the HTTP limit)."""
+        status = int(code)
+        if status == 429:
+            return PlainTextResponse("Too Many Requests", status_code=429)
+        message = text or STATUS_MESSAGES.get(status, "generalError")
+        return JSONResponse({"status": status, "status_message": message})
+
     def api_routes(self) -> list[BaseRoute]:
         return [Route("/{method}", self.method, methods=["POST"])]
 

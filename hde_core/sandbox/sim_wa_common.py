@@ -30,7 +30,6 @@ import hashlib
 import re
 import time
 import uuid
-from collections import deque
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -337,7 +336,6 @@ class WaSimulator(Simulator):
         self.targets: dict[str, WebhookTarget] = {}
         self.target_headers: dict[str, dict[str, str]] = {}
         self.queues: dict[str, WebhookQueue] = {}
-        self.forced: deque[int] = deque()
 
     # -- accounts and webhooks ---------------------------------------------------------
 
@@ -533,8 +531,6 @@ class WaSimulator(Simulator):
 
     def accept(self, account: str, body: Any) -> Response:
         """``POST …/messages`` once the flavour checked auth: answer like the Cloud API."""
-        if self.forced:
-            return graph_error(self.forced.popleft())
         try:
             to, kind, template = self.check_message(body)
         except Refusal as exc:
@@ -622,6 +618,9 @@ class WaSimulator(Simulator):
 
     # -- templates ---------------------------------------------------------------------
 
+    def error_response(self, code: int | str, text: str | None = None) -> Response:
+        return graph_error(int(code), text)
+
     def template_page(self, offset: int, limit: int | None) -> list[dict[str, Any]]:
         size = min(limit or self.config.template_page_size, self.config.template_page_size)
         return self.catalogue[offset : offset + max(1, size)]
@@ -678,15 +677,6 @@ class WaSimulator(Simulator):
         async def users(request: Request) -> Response:
             return JSONResponse([asdict(u) for u in self.users.values()])
 
-        async def errors(request: Request) -> Response:
-            try:
-                data = await json_body(request)
-                codes = [int(c) for c in data.get("codes") or []]
-            except (ValueError, TypeError) as exc:
-                return bad_request(str(exc))
-            self.forced.extend(codes)
-            return JSONResponse({"queued": list(self.forced)})
-
         async def templates(request: Request) -> Response:
             if request.method == "POST":
                 try:
@@ -720,7 +710,6 @@ class WaSimulator(Simulator):
             Route("/_control/users", users, methods=["GET"]),
             Route("/_control/users/{wa_id}/write", write, methods=["POST"]),
             Route("/_control/users/{wa_id}", user, methods=["GET", "POST"]),
-            Route("/_control/errors", errors, methods=["POST"]),
             Route("/_control/templates", templates, methods=["GET", "POST"]),
             Route("/_control/templates/{name}/{language}", template_status, methods=["POST"]),
             Route("/_control/messages", messages, methods=["GET"]),
