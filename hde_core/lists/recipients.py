@@ -57,9 +57,16 @@ def match_addresses(addresses: BulkAddresses, index: IdentityIndex) -> ChannelRe
 
 
 def resolve_messengers(
-    kind: ChannelKind, column: pa.Array, region: str, index: IdentityIndex
+    kind: ChannelKind,
+    column: pa.Array,
+    region: str,
+    index: IdentityIndex,
+    from_phone: np.ndarray | None = None,
 ) -> ChannelRecipients:
-    """Telegram/Viber: a chat id, an @username or Viber id, or a phone the client shared."""
+    """Telegram/Viber: a chat id, an @username or Viber id, or a phone the client shared.
+
+    ``from_phone`` marks rows whose value came from the list's phone column: those are
+    phone numbers only ("12345" there is an invalid phone, never a chat id)."""
     raw = as_string_array(column)
     n = len(raw)
     status = np.full(n, MISSING, dtype=np.int8)
@@ -71,12 +78,20 @@ def resolve_messengers(
     texts = raw.to_pylist()
     for i in np.flatnonzero(~blank):
         text = texts[i]
-        hit = cache.get(text)
+        phone_only = from_phone is not None and bool(from_phone[i])
+        key = "\x00" + text if phone_only else text
+        hit = cache.get(key)
         if hit is None:
-            normalised, position = resolve_messenger(kind, text, region, index)
-            hit = cache[text] = (
+            if phone_only:
+                normalised = normalise_phone(text, region)
+                position = index.by_phone.get(normalised.value) if normalised.value else None
+            else:
+                normalised, position = resolve_messenger(kind, text, region, index)
+            hit = cache[key] = (
                 STATUS_CODES[normalised.status],
-                normalised.value,
+                # a known client is written to at their chat id (an @username is not one),
+                # as a single ticket does
+                normalised.value if position is None else index.addresses[position].as_py(),
                 -1 if position is None else position,
             )
         status[i], values[i], identity[i] = hit

@@ -25,12 +25,8 @@ from starlette.routing import BaseRoute, Route
 
 from hde_core.config import Settings
 from hde_core.sandbox.sim_common import Fault
-from hde_core.sandbox.sim_wa_common import (
-    WaSimulator,
-    _cursor,
-    _offset,
-    graph_error,
-)
+from hde_core.sandbox.sim_wa_common import WaSimulator
+from hde_core.sandbox.sim_wa_data import _cursor, _offset, graph_error
 
 
 def token_ok(request: Request) -> bool:

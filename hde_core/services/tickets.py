@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from hde_core.bootstrap import App
 from hde_core.channels.email import new_message_id
+from hde_core.channels.registry import adapter_class
 from hde_core.db.models import (
     Channel,
     ContactIdentity,
@@ -37,6 +38,7 @@ from hde_core.domain.addresses import (
 )
 from hde_core.domain.channels import ChannelKind
 from hde_core.domain.eligibility import RecipientState, Verdict, evaluate
+from hde_core.domain.limits import TEXT_TOO_LONG
 from hde_core.domain.reasons import Action
 from hde_core.domain.roles import Role
 from hde_core.domain.statuses import MessageStatus
@@ -137,16 +139,24 @@ def resolve_recipient(session: Session, channel: Channel, raw: str, region: str)
     n = normalise_telegram(raw) if kind == ChannelKind.TELEGRAM else normalise_viber(raw)
     if n.ok and n.value:
         if n.value.startswith("@"):
-            return Recipient(n, find_identity(session, channel.id, n.value, by_username=True))
+            return _known(n, find_identity(session, channel.id, n.value, by_username=True))
         identity = find_identity(session, channel.id, n.value)
         if identity is not None or kind == ChannelKind.VIBER or not n.value.lstrip("-").isdigit():
-            return Recipient(n, identity)
+            return _known(n, identity)
         # a long digit string may also be a phone number
     phone = normalise_phone(raw, region)
     if phone.ok and phone.value:
-        return Recipient(phone, find_identity(session, channel.id, phone.value, by_phone=True))
+        return _known(phone, find_identity(session, channel.id, phone.value, by_phone=True))
     # an id the channel accepts stays that id (unknown: no_prior_contact); else the phone's verdict
     return Recipient(n if n.ok else phone)
+
+
+def _known(n: Normalised, identity: ContactIdentity | None) -> Recipient:
+    """A known client is written to at their address on the channel (a Telegram chat id,
+    not the @username or phone they were found by) — the bulk path does the same."""
+    if identity is None:
+        return Recipient(n)
+    return Recipient(Normalised(n.status, identity.address), identity)
 
 
 def ticket_context(
@@ -196,6 +206,19 @@ def _enabled_notifications(session: Session) -> dict[NotificationKind, Notificat
     }
 
 
+def _text_limit(channel: Channel, body: str | None) -> list[FieldError]:
+    """A messenger text longer than the provider takes is refused here, not by the provider
+    (the limit each adapter declares, checked by the same function the send path uses)."""
+    if channel.kind == ChannelKind.EMAIL:
+        return []
+    adapter = adapter_class(channel.provider)
+    text = (body or "").strip()
+    if text and adapter.text_problem(text) == TEXT_TOO_LONG:
+        limit = str(adapter.max_text_length)
+        return [FieldError("body", TEXT_TOO_LONG, {"length": str(len(text)), "limit": limit})]
+    return []
+
+
 def create_ticket(app: App, req: TicketRequest, actor: str) -> TicketResult:
     """Validate and create, without any network call. Raises :class:`Refused` (nothing created)."""
     now = app.clock.now()
@@ -221,6 +244,7 @@ def create_ticket(app: App, req: TicketRequest, actor: str) -> TicketResult:
             verdict = _eligibility(session, channel, recipient, now)
             if not verdict.eligible:
                 errors.append(FieldError("to", verdict.reason.value, {"to": req.to}))
+            errors += _text_limit(channel, req.body)
         if errors:
             raise Refused(errors, "error.ticket_refused")
         assert channel is not None and recipient is not None and verdict is not None

@@ -441,3 +441,90 @@ def test_a_missing_credential_is_a_plain_connection_error():
     config = ChannelConfig(1, "wa", ChannelKind.WA_BUSINESS, Provider.META_CLOUD, "http://x", {})
     check = asyncio.run(MetaCloudAdapter(config).check_connection())
     assert not check.ok and "phone_number_id" in check.detail
+
+
+# -- limits, checked before any call (issue 15.4) -----------------------------------------
+
+
+def test_text_over_4096_characters_is_refused_before_the_call(sim_server, sim):
+    outcome = send(adapter(sim_server), "text", {"text": "я" * 4097})
+    assert isinstance(outcome, Fail) and outcome.code == "text_too_long"
+    assert outcome.error_class == ErrorClass.INVALID_REQUEST
+    assert sim.sends() == []  # the provider never saw it (it would answer 100)
+    assert isinstance(send(adapter(sim_server), "text", {"text": "я" * 4096}), Sent)
+
+
+def test_the_simulator_refuses_a_parameter_with_a_line_break_like_meta(sim_server, sim):
+    body = {
+        "messaging_product": "whatsapp",
+        "to": ANNA.lstrip("+"),
+        "type": "template",
+        "template": {
+            "name": "hde_first_contact",
+            "language": {"code": "ru"},
+            "components": [
+                {
+                    "type": "body",
+                    "parameters": [
+                        {"type": "text", "text": "Анна\nСмирнова"},
+                        {"type": "text", "text": "1"},
+                    ],
+                }
+            ],
+        },
+    }
+    answer = httpx.post(
+        f"{sim_server.url}/sim/meta/v23.0/{PHONE_NUMBER_ID}/messages",
+        json=body,
+        headers={"Authorization": "Bearer sandbox-token"},
+    )
+    assert answer.status_code == 400 and answer.json()["error"]["code"] == 132018
+
+
+def test_template_parameters_are_normalised_as_meta_asks(sim_server, sim):
+    """An Excel cell with line breaks, tabs and runs of spaces still sends (132018)."""
+    payload = {
+        "template_name": "hde_first_contact",
+        "language": "ru",
+        "params": {"1": "Анна\r\nСмирнова\tИвановна", "2": "A      17\n"},
+        "parameter_format": "POSITIONAL",
+    }
+    assert isinstance(send(adapter(sim_server), "template", payload), Sent)
+    params = sim.sends()[0]["json"]["template"]["components"][0]["parameters"]
+    assert [p["text"] for p in params] == ["Анна Смирнова Ивановна", "A    17"]
+
+
+def _failed_with(code: int) -> bytes:
+    body = fixture("status_failed_131026.json")
+    body["entry"][0]["changes"][0]["value"]["statuses"][0]["errors"][0]["code"] = code
+    return json.dumps(body).encode()
+
+
+def test_failed_131049_by_webhook_is_retried_hours_later_not_failed(app, receiver):
+    """Issue 15.2: a webhook failure reads the same table as the send call."""
+    mid = _sent_message(app)
+    assert signed_post(f"{receiver.url}/webhooks/wa", _failed_with(131049)).status_code == 200
+    with app.db.reader() as s:
+        m = s.get(Message, mid)
+        assert (m.status, m.error_class, m.error_code) == ("retrying", "transient", "131049")
+        waited = m.next_attempt_at.timestamp() - 1764150120
+        assert waited == 6 * 3600  # Meta chose not to deliver: hours, as the send path waits
+        assert s.get(ContactIdentity, m.identity_id).opted_out_at is None
+
+
+def test_failed_132001_by_webhook_is_template_rejected(app, receiver):
+    mid = _sent_message(app)
+    assert signed_post(f"{receiver.url}/webhooks/wa", _failed_with(132001)).status_code == 200
+    with app.db.reader() as s:
+        m = s.get(Message, mid)
+        assert (m.status, m.error_class) == ("failed", "template_rejected")
+
+
+def test_a_transient_webhook_failure_out_of_attempts_fails(app, receiver):
+    mid = _sent_message(app)
+    with app.db.transaction() as s:
+        s.get(Message, mid).attempts = 8  # the channel's max_attempts
+    assert signed_post(f"{receiver.url}/webhooks/wa", _failed_with(131000)).status_code == 200
+    with app.db.reader() as s:
+        m = s.get(Message, mid)
+        assert (m.status, m.error_class, m.error_code) == ("failed", "transient", "131000")

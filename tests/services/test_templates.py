@@ -13,7 +13,7 @@ from hde_core.db.models import AuditEvent, Channel, WaTemplate
 from hde_core.entrypoints.http import build_http_app
 from hde_core.errors import InputError, NotFound, Refused, UsageError
 from hde_core.sandbox.server import HttpServer
-from hde_core.sandbox.sim_wa_common import DEFAULT_TEMPLATES
+from hde_core.sandbox.sim_wa_data import DEFAULT_TEMPLATES
 from hde_core.sandbox.smtp_sink import free_port
 from hde_core.services import pricing
 from hde_core.services.templates import (

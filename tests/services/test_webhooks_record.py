@@ -151,3 +151,18 @@ def test_unknown_numeric_telegram_id_is_no_prior_contact(app, tg):
     with pytest.raises(Refused) as info:
         create_ticket(app, TicketRequest("tg", "123456789012", "s", "b"), "alice")
     assert [e.code for e in info.value.errors] == ["no_prior_contact"]
+
+
+def test_a_messenger_text_over_the_providers_limit_is_a_field_error(app, tg):
+    """Issue 15.4: refused at validation time with the limit the adapter declares."""
+    from hde_core.errors import Refused
+    from hde_core.services.tickets import TicketRequest, create_ticket
+
+    with pytest.raises(Refused) as info:
+        create_ticket(app, TicketRequest("tg", "123456789012", "s", "я" * 4097), "alice")
+    errors = {e.code: e for e in info.value.errors}
+    assert errors["text_too_long"].field == "body"
+    assert "4096" in errors["text_too_long"].message("en")
+    with pytest.raises(Refused) as info:  # at the limit only the recipient is refused
+        create_ticket(app, TicketRequest("tg", "123456789012", "s", "я" * 4096), "alice")
+    assert [e.code for e in info.value.errors] == ["no_prior_contact"]

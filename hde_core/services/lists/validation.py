@@ -177,6 +177,17 @@ def recipient_column(loaded: LoadedList, kind: ChannelKind) -> pa.Array | None:
     return None
 
 
+def from_phone(loaded: LoadedList, kind: ChannelKind, n: int) -> np.ndarray | None:
+    """Rows whose messenger recipient comes from the phone column (see recipient_column)."""
+    mapping = loaded.mapping
+    own = mapping.get("telegram" if kind == ChannelKind.TELEGRAM else "viber")
+    if not mapping.get("phone"):
+        return None
+    if not own:
+        return np.ones(n, dtype=bool)
+    return np.asarray(is_blank_mask(loaded.column_array(own)), dtype=bool)
+
+
 def validate_list(
     app: App,
     loaded: LoadedList,
@@ -237,6 +248,7 @@ def validate_list(
             by_address = info.kind == ChannelKind.EMAIL or info.kind in PHONE_KINDS
             addresses: list[BulkAddresses] = []
             resolved: list[ChannelRecipients] = []
+            phones = None if by_address else from_phone(loaded, info.kind, n)
             for start in range(0, max(n, 1), step):
                 chunk = column.slice(start, step)
                 if by_address:
@@ -246,7 +258,15 @@ def validate_list(
                         )
                     )
                 else:
-                    resolved.append(resolve_messengers(info.kind, chunk, region, future.result()))
+                    resolved.append(
+                        resolve_messengers(
+                            info.kind,
+                            chunk,
+                            region,
+                            future.result(),
+                            None if phones is None else phones[start : start + step],
+                        )
+                    )
                 done += len(chunk)
                 if progress:
                     progress(done, total)
