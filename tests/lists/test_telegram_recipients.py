@@ -15,7 +15,7 @@ def test_a_username_row_is_sent_to_the_clients_chat_id(app, clock):
     hour = timedelta(hours=1)
     add_identity(app, channel_id, "4444444", clock, last_inbound=hour, username="client4")
     add_identity(app, channel_id, "2222222", clock, last_inbound=hour, username="client2")
-    data = "Telegram\n@client4\nhttps://t.me/Client2\n".encode()
+    data = b"Telegram\n@client4\nhttps://t.me/Client2\n"
     result = validate_list(app, load_list(app, data, filename="t.csv"), "tg")
     rows = list(result.iter_rows())
     assert codes(result) == ["eligible:send", "eligible:send"]
@@ -26,7 +26,7 @@ def test_a_username_row_is_sent_to_the_clients_chat_id(app, clock):
 
 
 def test_a_phone_column_value_is_a_phone_never_a_chat_id(app, clock):
-    """"12345" in the phone column is an invalid phone, not one chat id 24 rows share."""
+    """ "12345" in the phone column is an invalid phone, not one chat id 24 rows share."""
     channel_id = add_channel(app, "tg", "telegram")
     hour = timedelta(hours=1)
     add_identity(app, channel_id, "555", clock, last_inbound=hour, phone="+79123456789")
