@@ -36,7 +36,8 @@ from hde_core.channels.wa_errors import META_ERRORS
 from hde_core.db.models import Channel, ContactIdentity, Message, Ticket
 from hde_core.domain.outcomes import Disconnected, ErrorClass, Fail, Hold, Retry, SendOutcome
 from hde_core.domain.statuses import MessageStatus
-from hde_core.sandbox.server import HttpServer, build_http_app
+from hde_core.entrypoints.http import build_http_app
+from hde_core.sandbox.server import HttpServer
 from hde_core.sandbox.sim_wa_data import status_error
 from hde_core.sandbox.smtp_sink import free_port
 from hde_core.services.channels import channel_by_name, channel_config
