@@ -33,7 +33,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from hde_core.errors import InputError
-from hde_core.lists.limits import ListLimits
+from hde_core.lists.limits import ListLimits, some_names
 from hde_core.lists.strings import StringTable
 
 SMALL_PART_BYTES = 32 * 1024 * 1024
@@ -181,7 +181,7 @@ class _Book:
             if title == sheet:
                 return title, path
         raise InputError(
-            "lists.error.sheet_not_found", name=self.name, sheet=sheet, sheets=", ".join(names)
+            "lists.error.sheet_not_found", name=self.name, sheet=sheet, sheets=some_names(names)
         )
 
     def shared_strings(self, budget: _Budget) -> StringTable:

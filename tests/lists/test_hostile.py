@@ -74,6 +74,22 @@ def test_rows_beyond_the_limit_are_refused_while_reading():
     assert raw.table.num_rows == 1_000 and raw.headers == ["email"]
 
 
+def test_csv_rows_beyond_the_limit_are_refused():
+    data = b"email\n" + b"a@b.ru\n" * 101
+    err = refusal(data, "rows.csv", limits=ListLimits(max_rows=100))
+    assert err.key == "lists.error.too_many_rows"
+    assert (
+        read_list(data[:-7], filename="ok.csv", limits=ListLimits(max_rows=100)).table.num_rows
+        == 100
+    )
+
+
+def test_a_long_line_further_down_is_refused_with_its_number():
+    data = b"email;name\na@b.ru;x\n" + single_line_csv(50) + b"\nc@d.ru;y\n"
+    err = refusal(data, "down.csv")
+    assert err.key == "lists.error.line_too_long" and "Line 3 of down.csv" in err.message("en")
+
+
 def test_more_row_elements_than_a_sheet_can_hold_are_refused_before_parsing():
     """Over Excel's 1,048,576 rows: refused by counting the inflated sheet's row tags."""
     err = refusal(many_rows_xlsx(1_100_000), "8m.xlsx")
