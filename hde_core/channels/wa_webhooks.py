@@ -2,8 +2,8 @@
 
 - ``X-Hub-Signature-256: sha256=<hex>`` = HMAC-SHA256(app secret, raw body), and
   Meta's GET ``hub.challenge`` subscription check;
-- ``messages`` → :class:`InboundMessage`, ``statuses`` → :class:`StatusUpdate`,
-  ``errors`` logged.
+- ``messages`` → :class:`InboundMessage` (a group message, with ``group_id``, is not the
+  client writing to us: skipped), ``statuses`` → :class:`StatusUpdate`, ``errors`` logged.
 
 A ``failed`` status reads its ``errors[].code`` through the adapter's error table —
 the one the send path reads — so 132001 is ``template_rejected``, 131049 and 131000
@@ -155,6 +155,8 @@ def parse_webhook_body(body: Any, table: ErrorTable = META_ERRORS) -> list[Webho
             messages = value.get("messages")
             for msg in messages if isinstance(messages, list) else []:
                 msg = _dict(msg)
+                if msg.get("group_id") is not None:
+                    continue  # written in a group: not the client writing to us (R3)
                 address = _wa_address(msg.get("from"))
                 events.append(
                     InboundMessage(

@@ -231,3 +231,17 @@ def test_arbitrary_json_in_any_field_never_gets_a_5xx(app, world, data):
         body = put(body, path, data.draw(JSON_VALUES))
     response = post(world, channel, body)
     assert response.status_code < 500, (channel, body, response.text)
+
+
+def test_a_whatsapp_group_message_is_not_the_client_writing(app, world):
+    """R3 on Meta: a message in a group carries ``group_id`` (Meta's group reference)."""
+    body = meta_fixture("inbound_text.json")
+    body["entry"][0]["changes"][0]["value"]["messages"][0]["group_id"] = "120363043968066561"
+    for channel in ("wa", "wa360"):
+        assert post(world, channel, body).status_code == 200
+    assert count(app, InboundMessage) == 0 and count(app, ContactIdentity) == 0
+
+
+def test_a_telegram_group_message_is_not_the_client_writing(app, world):
+    assert post(world, "telegram", fixture("telegram", "update_group_message")).status_code == 200
+    assert count(app, InboundMessage) == 0 and count(app, ContactIdentity) == 0
