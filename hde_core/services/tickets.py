@@ -39,6 +39,7 @@ from hde_core.domain.addresses import (
 from hde_core.domain.channels import ChannelKind
 from hde_core.domain.eligibility import RecipientState, Verdict, evaluate
 from hde_core.domain.limits import TEXT_TOO_LONG
+from hde_core.domain.outbox import Sender, TemplateRef, is_paired, messages_for
 from hde_core.domain.reasons import Action
 from hde_core.domain.roles import Role
 from hde_core.domain.statuses import MessageStatus
@@ -159,8 +160,23 @@ def _known(n: Normalised, identity: ContactIdentity | None) -> Recipient:
     return Recipient(Normalised(n.status, identity.address), identity)
 
 
+@dataclass(frozen=True)
+class TicketView:
+    """What a template may read of a ticket (also of one a bulk run has not stored yet)."""
+
+    id: int
+    subject: str
+    body: str
+    priority: str
+    fields: Mapping[str, str]
+
+    @classmethod
+    def of(cls, ticket: Ticket) -> TicketView:
+        return cls(ticket.id, ticket.subject, ticket.body, ticket.priority, ticket.fields or {})
+
+
 def ticket_context(
-    ticket: Ticket, department: Department | None, contact_name: str, address: str, actor: str
+    ticket: TicketView, department: Department | None, contact_name: str, address: str, actor: str
 ) -> dict[str, Any]:
     return {
         "ticket": {
@@ -286,12 +302,16 @@ def create_ticket(app: App, req: TicketRequest, actor: str) -> TicketResult:
             send_email=req.send_email if channel.kind == ChannelKind.EMAIL else "not_applicable",
         )
         result = TicketResult(ticket.id, channel.name, None, identity.address)
-        context = ticket_context(ticket, department, contact_name, identity.address, actor)
+        context = ticket_context(
+            TicketView.of(ticket), department, contact_name, identity.address, actor
+        )
         if has_tags(ticket.subject) or has_tags(ticket.body):
             # Tags such as {{ contact.name }} in the agent's text are filled in once, here.
             ticket.subject = " ".join(render_text(ticket.subject, context).split())
             ticket.body = render_text(ticket.body, context).strip()
-            context = ticket_context(ticket, department, contact_name, identity.address, actor)
+            context = ticket_context(
+                TicketView.of(ticket), department, contact_name, identity.address, actor
+            )
         templates = _enabled_notifications(session)
         decision = decide_notification(
             ChannelKind(channel.kind), req.send_email, req.from_client, templates
@@ -310,39 +330,51 @@ def create_ticket(app: App, req: TicketRequest, actor: str) -> TicketResult:
             )
             return result
 
-        messages: list[Message] = []
-        if channel.kind == ChannelKind.EMAIL:
+        kind = ChannelKind(channel.kind)
+        if kind == ChannelKind.EMAIL:
             assert department is not None
             tpl = templates[decision.kind]
-            email = render_email(tpl.subject, tpl.body, context)
-            messages.append(
-                _message(
-                    ticket,
-                    channel,
-                    identity,
-                    "email",
-                    f"ticket:{ticket.id}:email",
-                    {
-                        "subject": email.subject,
-                        "text": email.text,
-                        "html": email.html,
-                        "from_addr": department.mailbox,
-                        "from_name": department.name,
-                        "reply_to": department.mailbox,
-                        "message_id": new_message_id(department.mailbox),
-                        "department_id": department.id,
-                        "template": decision.kind.value,
-                        "headers": {"X-HDE-Ticket": str(ticket.id)},
-                    },
-                )
+            drafts = messages_for(
+                kind,
+                ticket.id,
+                email=render_email(tpl.subject, tpl.body, context),
+                sender=sender_of(department),
+                notification=decision.kind.value,
+                email_message_id=new_message_id(department.mailbox),
             )
         else:
             text = ticket.body
             if req.from_client and decision.kind in templates:
                 text = render_text(templates[decision.kind].body, context)
-            messages += _messenger_messages(
-                session, ticket, channel, identity, text, verdict, context
+            template, params = None, None
+            if is_paired(verdict.action):
+                wa_template = session.get(WaTemplate, channel.default_template_id)
+                assert wa_template is not None  # eligibility said a default template exists
+                template = template_ref(wa_template)
+                params = default_template_params(channel, wa_template, context)
+            drafts = messages_for(
+                kind,
+                ticket.id,
+                text=text,
+                action=verdict.action,
+                template=template,
+                params=params,
             )
+        messages = [
+            Message(
+                ticket_id=ticket.id,
+                campaign_id=ticket.campaign_id,
+                channel_id=channel.id,
+                identity_id=identity.id,
+                recipient=identity.address,
+                kind=d.kind,
+                status=d.status.value,
+                payload=d.payload,
+                idempotency_key=f"ticket:{ticket.id}:{d.part.value}",
+                category=d.category,
+            )
+            for d in drafts
+        ]
         result.action = (verdict.action or Action.SEND).value
         for i, m in enumerate(messages):
             if i:  # the content waits behind the template (R12)
@@ -367,64 +399,14 @@ def create_ticket(app: App, req: TicketRequest, actor: str) -> TicketResult:
         return result
 
 
-def _message(
-    ticket: Ticket,
-    channel: Channel,
-    identity: ContactIdentity,
-    kind: str,
-    key: str,
-    payload: dict[str, Any],
-    status: MessageStatus = S.QUEUED,
-    category: str | None = None,
-) -> Message:
-    return Message(
-        ticket_id=ticket.id,
-        campaign_id=ticket.campaign_id,
-        channel_id=channel.id,
-        identity_id=identity.id,
-        recipient=identity.address,
-        kind=kind,
-        status=status.value,
-        payload=payload,
-        idempotency_key=key,
-        category=category,
-    )
+def sender_of(department: Department) -> Sender:
+    return Sender(department.id, department.name, department.mailbox)
 
 
-def _messenger_messages(
-    session: Session,
-    ticket: Ticket,
-    channel: Channel,
-    identity: ContactIdentity,
-    text: str,
-    verdict: Verdict,
-    context: Mapping[str, Any],
-) -> list[Message]:
-    content_key = f"ticket:{ticket.id}:text"
-    if verdict.action in (None, Action.SEND):
-        return [_message(ticket, channel, identity, "text", content_key, {"text": text})]
-    template = session.get(WaTemplate, channel.default_template_id)
-    assert template is not None
-    params = default_template_params(channel, template, context)
-    first = _message(
-        ticket,
-        channel,
-        identity,
-        "template",
-        f"ticket:{ticket.id}:template",
-        {
-            "template_name": template.name,
-            "language": template.language,
-            "params": params,
-            "parameter_format": template.parameter_format,
-        },
-        category=template.category.lower(),
+def template_ref(template: WaTemplate) -> TemplateRef:
+    return TemplateRef(
+        template.name, template.language, template.parameter_format, template.category
     )
-    content_status = S.HELD if verdict.action == Action.TEMPLATE_THEN_HOLD else S.QUEUED
-    return [
-        first,
-        _message(ticket, channel, identity, "text", content_key, {"text": text}, content_status),
-    ]
 
 
 def default_template_params(

@@ -12,7 +12,8 @@ are re-exported here. Message listing and resending live in :mod:`hde_core.servi
 
 from hde_core.domain.campaigns import CampaignStatus, ShownStatus
 from hde_core.services.campaigns.controls import cancel, finish_campaigns, pause, resume
-from hde_core.services.campaigns.launching import LaunchResult, launch, message_key
+from hde_core.services.campaigns.drafts import message_key
+from hde_core.services.campaigns.launching import LaunchResult, launch
 from hde_core.services.campaigns.plan import (
     CONTEXT_NAMES,
     SendRequest,

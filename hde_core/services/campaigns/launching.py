@@ -25,15 +25,13 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
-from types import SimpleNamespace
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy import case, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hde_core.bootstrap import App
-from hde_core.channels.email import new_message_id
 from hde_core.db.bulk import InOrder, insert_with_ids, overlapped, reserve_ids
 from hde_core.db.models import (
     Campaign,
@@ -42,26 +40,24 @@ from hde_core.db.models import (
 )
 from hde_core.domain.campaigns import CampaignStatus, check_move, shown_status
 from hde_core.domain.channels import ChannelKind
-from hde_core.domain.reasons import Action
 from hde_core.domain.statuses import MessageStatus
 from hde_core.domain.tickets import Priority
 from hde_core.errors import Refused
 from hde_core.services import audit
 from hde_core.services.audit import insert_audit_rows
-from hde_core.services.campaigns.contacts import identities, row_name
+from hde_core.services.campaigns.contacts import identities
+from hde_core.services.campaigns.drafts import drafts, message_key, paired
 from hde_core.services.campaigns.plan import (
     Plan,
     SendRequest,
     plan_launch,
     render,
-    render_email,
     row_context,
 )
 from hde_core.services.lists import (
     RowVerdict,
     ValidationResult,
 )
-from hde_core.services.tickets import default_template_params, ticket_context
 
 S = MessageStatus
 log = logging.getLogger("hde.campaigns")
@@ -122,7 +118,7 @@ def launch(
     summary = result.summary()
     out = LaunchResult(plan.key, summary, req.dry_run, scheduled_at=req.scheduled_at)
     eligible = [r for r in result.iter_rows() if r.eligible]
-    out.template_messages = sum(1 for r in eligible if _paired(r))
+    out.template_messages = sum(1 for r in eligible if paired(r))
     if req.dry_run:
         return out
     try:
@@ -258,11 +254,6 @@ def _campaign(
         return campaign.id, True, campaign.status, campaign.scheduled_at
 
 
-def message_key(campaign_id: int, channel_id: int, recipient: str, part: str = "") -> str:
-    key = f"campaign:{campaign_id}:{channel_id}:{recipient}"
-    return f"{key}:{part}" if part else key
-
-
 def _write_chunk(
     app: App,
     plan: Plan,
@@ -291,7 +282,7 @@ def _write_chunk(
             return 0, 0, len(rows)
         with turn or nullcontext():
             ticket_ids = reserve_ids(session, Ticket, len(todo))
-            message_ids = reserve_ids(session, Message, len(todo) + sum(map(_paired, todo)))
+            message_ids = reserve_ids(session, Message, len(todo) + sum(map(paired, todo)))
         found = identities(session, plan, todo, now)
         ticket_rows = []
         for r in todo:
@@ -321,7 +312,7 @@ def _write_chunk(
         firsts: list[dict[str, Any]] = []  # email / text, or the template of a pair
         seconds: list[tuple[int, dict[str, Any]]] = []  # (index in firsts, content message)
         for r, tid, trow in zip(todo, ticket_ids, ticket_rows, strict=True):
-            for i, m in enumerate(_messages(plan, campaign_id, r, tid, trow, actor)):
+            for i, m in enumerate(drafts(plan, campaign_id, r, tid, trow, actor)):
                 m.update(created_at=now, updated_at=now)
                 if i == 0:
                     firsts.append(m)
@@ -452,106 +443,3 @@ def _interrupted(app: App, campaign_id: int) -> None:
             )
     except Exception:  # noqa: BLE001 - the launch's own error is the one to report
         log.exception("could not mark the launch of campaign %s interrupted", campaign_id)
-
-
-def _paired(row: RowVerdict) -> bool:
-    """The row's ticket gets two messages: a WhatsApp template, then its content (R12)."""
-    return row.action in (Action.TEMPLATE_THEN_HOLD, Action.TEMPLATE_THEN_SEND)
-
-
-def _messages(
-    plan: Plan,
-    campaign_id: int,
-    row: RowVerdict,
-    ticket_id: int,
-    ticket: dict[str, Any],
-    actor: str,
-) -> list[dict[str, Any]]:
-    """The message(s) of one ticket, as single tickets would have them (R5–R7, R12)."""
-    cplan = plan.channels[row.channel_id or 0]
-    channel = cplan.channel
-    address = row.recipient or ""
-    identity_id = ticket["identity_id"]
-    name = row_name(plan.loaded, row)
-    view = SimpleNamespace(
-        id=ticket_id,
-        subject=ticket["subject"],
-        body=ticket["body"],
-        priority=ticket["priority"],
-        fields=ticket["fields"],
-    )
-    context = ticket_context(
-        cast(Ticket, view),
-        cplan.department,
-        name,
-        address,
-        actor,
-    )
-    context.update(row_context(row.values))
-
-    def message(kind: str, part: str, payload: dict[str, Any], **extra: Any) -> dict[str, Any]:
-        return {
-            "ticket_id": ticket_id,
-            "campaign_id": campaign_id,
-            "channel_id": channel.id,
-            "identity_id": identity_id,
-            "recipient": address,
-            "kind": kind,
-            "status": extra.pop("status", S.QUEUED.value),
-            "payload": payload,
-            "attempts": 0,
-            "idempotency_key": message_key(campaign_id, channel.id, address, part),
-            "category": extra.pop("category", None),
-        }
-
-    if cplan.kind == ChannelKind.EMAIL:
-        department = cplan.department
-        tpl = cplan.notification
-        assert department is not None and tpl is not None
-        email = render_email(tpl.subject, tpl.body, context)
-        return [
-            message(
-                "email",
-                "",
-                {
-                    "subject": email.subject,
-                    "text": email.text,
-                    "html": email.html,
-                    "from_addr": department.mailbox,
-                    "from_name": department.name,
-                    "reply_to": department.mailbox,
-                    "message_id": new_message_id(department.mailbox),
-                    "department_id": department.id,
-                    "template": tpl.kind,
-                    "headers": {"X-HDE-Ticket": str(ticket_id)},
-                },
-            )
-        ]
-    text = ticket["body"]
-    if not _paired(row):
-        return [message("text", "", {"text": text})]
-    template = cplan.template
-    assert template is not None  # eligibility said a default template exists
-    if plan.request.template:
-        params = {p: row.values.get(c, "") for p, c in plan.request.params.items()}
-    else:
-        try:
-            params = default_template_params(channel, template, context)
-        except Refused:
-            params = {}
-    first = message(
-        "template",
-        "template",
-        {
-            "template_name": template.name,
-            "language": template.language,
-            "params": params,
-            "parameter_format": template.parameter_format,
-        },
-        category=template.category.lower(),
-    )
-    held = row.action == Action.TEMPLATE_THEN_HOLD
-    return [
-        first,
-        message("text", "", {"text": text}, status=(S.HELD if held else S.QUEUED).value),
-    ]
