@@ -84,6 +84,7 @@ def run(argv: list[str]) -> list[Figure]:
     from hde_core.db.session import Database
     from hde_core.lists.engine import REASONS
     from hde_core.services import bulk
+    from hde_core.services.authz import SystemActor
     from hde_core.services.provision import provision
 
     shutil.rmtree(OUT, ignore_errors=True)
@@ -94,7 +95,7 @@ def run(argv: list[str]) -> list[Figure]:
     db.dispose()
     app = bootstrap(Settings(database_url=url, secret_key=SECRET, data_dir=OUT, lang="en"))
     (OUT / "provision.toml").write_text(PROVISION, encoding="utf-8")
-    provision(app, OUT / "provision.toml", "bench")
+    provision(app, OUT / "provision.toml", SystemActor("bench"))
 
     upload = bulk.store_upload(app, "clients.csv", _list(args.rows))
     facts = bulk.inspect_upload(app, upload)

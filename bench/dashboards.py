@@ -30,7 +30,8 @@ from hde_core.bootstrap import bootstrap
 from hde_core.config import Settings
 from hde_core.db.migrate import upgrade
 from hde_core.db.session import Database
-from hde_core.services import dashboards, delivery, settings_admin, windows
+from hde_core.services import dashboards, delivery, windows
+from hde_core.services.settings import list_opt_outs
 
 SERVER = os.environ.get(
     "HDE_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -189,7 +190,7 @@ def run(argv: list[str]) -> list[Figure]:
                 app, ["ch4"], closing_within=windows.CLOSING_SOON, limit=PAGE
             ),
             "held_messages (page 1)": lambda: windows.held_messages(app, limit=PAGE),
-            "opt_outs (page 1)": lambda: settings_admin.list_opt_outs(app, limit=PAGE),
+            "opt_outs (page 1)": lambda: list_opt_outs(app, limit=PAGE),
         }
         baselines = {
             "overview (whole page, server side)": ["statuses_week", "rates_week"],

@@ -44,9 +44,12 @@ from hde_core.db.models import Message, WorkerHeartbeat
 from hde_core.db.session import Database
 from hde_core.dispatch.claim import claim_channel, new_worker_id
 from hde_core.services import campaigns as svc
+from hde_core.services.authz import SystemActor
 from tests.dispatch.fake_telegram import FakeTelegramProcess
 from tests.dispatch.helpers import enqueue, provision_telegram
 from tests.services.helpers import provision_email
+
+BENCH = SystemActor("bench")
 
 N = int(os.environ.get("HDE_BENCH_DISPATCH_N", "100000"))
 LATENCY = float(os.environ.get("HDE_BENCH_LATENCY_MS", "20")) / 1000
@@ -353,7 +356,7 @@ def bulk(kind: str) -> list[Figure]:
             body="{{ Имя }}, ваш заказ {{ order_id }} готов.",
         )
         started = time.perf_counter()
-        result = svc.launch(app, request, "bench")
+        result = svc.launch(app, request, BENCH)
         elapsed = time.perf_counter() - started
         assert result.tickets_created == BULK_ROWS, result
         from hde_core.services.tickets import TicketRequest, create_ticket
@@ -370,7 +373,7 @@ def bulk(kind: str) -> list[Figure]:
                     body="b",
                     fields={"order_id": str(i)},
                 ),
-                "bench",
+                BENCH,
             )
         naive_rate = naive_rows / (time.perf_counter() - started)
     per_second = BULK_ROWS / elapsed

@@ -13,8 +13,10 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from hde_core.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -97,4 +99,14 @@ class Settings(BaseSettings):
 
 
 def load_settings(**overrides: object) -> Settings:
-    return Settings(**overrides)  # type: ignore[arg-type]
+    """The settings from the environment; a wrong one is a :class:`ConfigError` naming the
+    variable and what is wrong with it in one line (exit code 2), not a traceback."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problem = exc.errors()[0]
+        field = ".".join(str(part) for part in problem.get("loc", ())) or "?"
+        name = f"HDE_{field.upper()}"
+        value = os.environ.get(name, str(problem.get("input", "")))
+        reason = str(problem.get("msg", "")).removeprefix("Value error, ")
+        raise ConfigError("error.setting_invalid", name=name, value=value, reason=reason) from None

@@ -14,7 +14,7 @@ from hde_core.domain.retry import MAX_ATTEMPTS
 from hde_core.domain.roles import Permission
 from hde_core.errors import HdeError
 from hde_core.services.channel_settings import set_initiation
-from hde_core.services.settings_admin import (
+from hde_core.services.settings import (
     CREDENTIAL_FIELDS,
     ChannelView,
     default_rate,

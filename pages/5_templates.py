@@ -10,7 +10,7 @@ from hde_core.console.notices import flash, flash_error, show
 from hde_core.console.widgets import optional_select
 from hde_core.domain.roles import Permission
 from hde_core.errors import HdeError
-from hde_core.services.settings_admin import preview_template, template_sync_times
+from hde_core.services.settings import preview_template, template_sync_times
 from hde_core.services.templates import (
     TEMPLATE_FILTERS,
     filter_template_rows,

@@ -265,4 +265,21 @@ def cli_env(sqlite_url: str, data_dir: Path, monkeypatch: pytest.MonkeyPatch) ->
         "HDE_LANG": "en",
         "HDE_ACTOR": "tester",
     }
+    add_cli_user(sqlite_url, "tester", "admin")
     return env
+
+
+def add_cli_user(url: str, login: str, role: str, active: bool = True) -> None:
+    """A console user for the command line to act as (``hde`` refuses unknown actors)."""
+    from hde_core.db.models import User
+
+    db = Database(url)
+    try:
+        with db.transaction() as session:
+            session.add(
+                User(
+                    login=login, role=role, password_hash="x", display_name=login, is_active=active
+                )
+            )
+    finally:
+        db.dispose()

@@ -63,9 +63,10 @@ def sign_in_form(app, tr) -> None:  # type: ignore[no-untyped-def]
         submitted = st.form_submit_button(tr("auth.submit"), type="primary")
     if not submitted:
         return
-    who = authenticate(app, login.strip(), password)
+    client = _client()
+    who = authenticate(app, login.strip(), password, client)
     if who is None:
-        until = paused_until(app, login.strip())
+        until = paused_until(app, login.strip(), client)
         if until is not None:
             st.error(tr("auth.paused", until=f"{until.astimezone():%H:%M}"))
         else:
@@ -80,6 +81,15 @@ def sign_in_form(app, tr) -> None:  # type: ignore[no-untyped-def]
         "last_seen": now,
     }
     st.rerun()
+
+
+def _client() -> str:
+    """Where this browser connects from (the sign-in throttle counts per client)."""
+    try:
+        ip = st.context.ip_address
+    except Exception:  # noqa: BLE001 - no request context (scripts)
+        ip = None
+    return ip if isinstance(ip, str) and ip else "local"  # not served over HTTP: one client
 
 
 def sign_out() -> None:

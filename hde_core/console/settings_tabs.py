@@ -21,7 +21,7 @@ from hde_core.errors import HdeError
 from hde_core.services import pricing
 from hde_core.services.delivery import export_bytes
 from hde_core.services.rendering import RenderedEmail
-from hde_core.services.settings_admin import (
+from hde_core.services.settings import (
     delete_custom_field,
     list_custom_fields,
     list_departments,

@@ -30,6 +30,7 @@ from hde_core.i18n import t
 from hde_core.sandbox.messenger_demo import MessengerDemoService
 from hde_core.sandbox.smtp_sink import SmtpSink, mail_dir
 from hde_core.sandbox.wa_demo import WaBusinessDemoService
+from hde_core.services.authz import DEMO
 from hde_core.services.provision import provision
 from hde_core.services.users import has_active_admin
 
@@ -82,7 +83,7 @@ def prepare(settings: Settings, demo_file: Path = DEMO_FILE) -> App:
     # (and the browser tests) can run on any ports.
     os.environ["HDE_SMTP_SINK_PORT"] = str(settings.smtp_sink_port)
     os.environ["HDE_SERVICES_URL"] = f"http://{settings.services_host}:{settings.services_port}"
-    report = provision(app, demo_file, actor="demo")
+    report = provision(app, demo_file, actor=DEMO)
     log.info("sandbox provisioned: %d change(s)", report.changed)
     return app
 

@@ -35,6 +35,7 @@ from hde_core.channels.base import ChannelAdapter, WebhookRequest
 from hde_core.channels.registry import build_adapter
 from hde_core.db.models import Channel
 from hde_core.services.channels import channel_config
+from hde_core.services.credentials import require_readable
 from hde_core.services.webhooks import record_events
 
 log = logging.getLogger("hde.webhooks")
@@ -179,6 +180,7 @@ def webhooks_cmd(host: str, port: int) -> None:
     configure_logging()
     app = bootstrap()
     try:
+        require_readable(app)  # a wrong HDE_SECRET_KEY would answer 500 to every webhook
         uvicorn.run(create_webhook_app(app), host=host, port=port, log_level="warning")
     finally:
         app.close()

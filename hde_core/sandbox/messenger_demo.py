@@ -33,6 +33,7 @@ from hde_core.sandbox.sim_common import CLIENT_NAMES
 from hde_core.sandbox.sim_greenapi import DEMO_PHONES
 from hde_core.sandbox.sim_telegram import DEMO_USER_IDS
 from hde_core.sandbox.sim_viber import demo_user_id
+from hde_core.services.authz import DEMO
 from hde_core.services.channel_checks import check_channels, register_webhooks
 
 log = logging.getLogger("hde.demo.messengers")
@@ -105,12 +106,12 @@ class MessengerDemoService:
             for provider in set(channels.values()):
                 http.post(f"{base}/sim/{SIMULATOR_OF[provider]}/_control/config", json=behaviour)
             for result in register_webhooks(
-                self.app, public_url(self.settings), sorted(channels), actor="demo"
+                self.app, public_url(self.settings), sorted(channels), actor=DEMO
             ):
                 if not result.ok:
                     log.warning("webhook of %s not registered: %s", result.channel, result.detail)
             self._first_clients(http, base, channels)
-        for check in check_channels(self.app, sorted(channels), actor="demo"):
+        for check in check_channels(self.app, sorted(channels), actor=DEMO):
             log.info("sandbox channel %s: %s", check.channel, check.detail)
 
     def _first_clients(self, http: httpx.Client, base: str, channels: dict[str, Provider]) -> None:

@@ -35,6 +35,7 @@ from hde_core.channels.registry import build_adapter
 from hde_core.config import Settings
 from hde_core.db.models import Channel
 from hde_core.domain.channels import ChannelKind, Provider
+from hde_core.services.authz import DEMO
 from hde_core.services.channels import channel_config
 from hde_core.services.templates import sync_templates
 
@@ -91,7 +92,7 @@ class WaBusinessDemoService:
             except Exception as exc:  # noqa: BLE001 - the demo goes on without this channel's extras
                 log.warning("WhatsApp sandbox channel %s not prepared: %s", config.name, exc)
         if configs:
-            for report in sync_templates(self.app, actor="demo"):
+            for report in sync_templates(self.app, actor=DEMO):
                 if report.ok:
                     log.info("templates of %s: %d synced", report.channel, report.total)
                 else:

@@ -35,6 +35,16 @@ class SecretBox:
         except InvalidToken as exc:
             raise ConfigError("error.secret_key_mismatch") from exc
 
+    def readable(self, token: str | None) -> bool:
+        """Whether ``token`` (if any) was encrypted with this key."""
+        if not token:
+            return True
+        try:
+            self.decrypt(token)
+        except ConfigError:
+            return False
+        return True
+
     def encrypt_json(self, value: dict[str, Any]) -> str:
         return self.encrypt(json.dumps(value, sort_keys=True))
 

@@ -22,7 +22,16 @@ from hde_core.domain.roles import PERMISSIONS, Permission, Role, can
 from hde_core.errors import PermissionDenied
 from hde_core.i18n import t
 
-__all__ = ["NotAllowed", "SystemActor", "WORKER", "authorize", "may", "needed_role"]
+__all__ = [
+    "DEMO",
+    "NotAllowed",
+    "SYSTEM",
+    "SystemActor",
+    "WORKER",
+    "authorize",
+    "may",
+    "needed_role",
+]
 
 
 class SystemActor(str):
@@ -37,6 +46,10 @@ class SystemActor(str):
 
 #: The dispatcher / background worker.
 WORKER = SystemActor("worker")
+#: The installation itself (seeding a database, scripts run by whoever owns the machine).
+SYSTEM = SystemActor("system")
+#: The sandbox demo preparing itself.
+DEMO = SystemActor("demo")
 
 
 class NotAllowed(PermissionDenied):

@@ -22,14 +22,15 @@ from pathlib import Path
 from sqlalchemy import select
 
 from hde_core.bootstrap import App
-from hde_core.db.models import AuditEvent, Campaign, Channel, Contact, Message, Ticket, User
+from hde_core.db.models import AuditEvent, Campaign, Channel, Contact, Message, Ticket
 from hde_core.domain.campaigns import CampaignStatus, ShownStatus
-from hde_core.domain.roles import Permission, can
+from hde_core.domain.roles import Permission
 from hde_core.domain.statuses import MessageStatus
-from hde_core.errors import HdeError, NotFound, PermissionDenied
+from hde_core.errors import HdeError, NotFound
 from hde_core.i18n import t
 from hde_core.lists.report import write_table
 from hde_core.services import audit, campaigns
+from hde_core.services.authz import authorize, may
 from hde_core.services.bulk import Check, Draft, check, safe_file_name
 
 log = logging.getLogger("hde.bulk")
@@ -46,11 +47,7 @@ PENDING = (MessageStatus.QUEUED.value, MessageStatus.RETRYING.value, MessageStat
 
 def may_launch(app: App, actor: str) -> bool:
     """Only a team lead (or an admin) starts a bulk run (SPEC §6)."""
-    with app.db.reader() as session:
-        role = session.scalar(
-            select(User.role).where(User.login == actor, User.is_active.is_(True))
-        )
-    return role is not None and can(role, Permission.BULK_SEND)
+    return may(app, actor, Permission.BULK_SEND)
 
 
 def launch_key(app: App, base: str) -> str:
@@ -101,10 +98,9 @@ _JOBS_LOCK = threading.Lock()
 
 def start_launch(app: App, draft: Draft, actor: str, name: str | None = None) -> str:
     """Start creating the campaign's tickets and messages in the background; returns the
-    campaign key. Raises :class:`PermissionDenied` unless ``actor`` is a team lead or an
+    campaign key. Raises :class:`~hde_core.services.authz.NotAllowed` unless ``actor`` is a team lead or an
     admin. A launch of the same draft that is still running is not started twice."""
-    if not may_launch(app, actor):
-        raise PermissionDenied("bulk.error.forbidden", actor=actor)
+    authorize(app, actor, Permission.BULK_SEND)
     found = check(app, draft)
     key = launch_key(app, found.key)
     with _JOBS_LOCK:

@@ -34,9 +34,11 @@ from hde_core.channels.words import t as words
 from hde_core.db.models import Channel
 from hde_core.domain.channels import ConnectionStatus
 from hde_core.domain.outcomes import ConnectionCheck
+from hde_core.domain.roles import Permission
 from hde_core.errors import HdeError
 from hde_core.i18n import t
 from hde_core.services import audit
+from hde_core.services.authz import SYSTEM, WORKER, authorize
 from hde_core.services.channels import channel_by_name, channel_config
 
 log = logging.getLogger(__name__)
@@ -112,11 +114,12 @@ async def check_channels_async(
     app: App,
     names: Sequence[str] | None = None,
     *,
-    actor: str = "system",
+    actor: str = SYSTEM,
     audit_unchanged: bool = True,
     http: httpx.AsyncClient | None = None,
 ) -> list[CheckResult]:
     """Check the named channels (default: every enabled one) and store the results."""
+    authorize(app, actor, Permission.CHANNEL_SETTINGS)
     configs = _configs(app, names, only_enabled=not names)
     if not configs:
         return []
@@ -175,7 +178,7 @@ def check_channels(
     app: App,
     names: Sequence[str] | None = None,
     *,
-    actor: str = "system",
+    actor: str = SYSTEM,
     audit_unchanged: bool = True,
 ) -> list[CheckResult]:
     return run_sync(check_channels_async(app, names, actor=actor, audit_unchanged=audit_unchanged))
@@ -188,7 +191,7 @@ def check_channel(app: App, name: str, actor: str) -> CheckResult:
 
 def periodic_check(app: App) -> None:
     """The dispatcher's periodic job: every enabled channel, audited on change only."""
-    for result in check_channels(app, actor="system", audit_unchanged=False):
+    for result in check_channels(app, actor=WORKER, audit_unchanged=False):
         if result.changed:
             log.info("channel %s: %s", result.channel, "connected" if result.ok else result.detail)
 
@@ -215,7 +218,7 @@ async def register_webhooks_async(
     names: Sequence[str] | None = None,
     *,
     sandbox_only: bool = False,
-    actor: str = "system",
+    actor: str = SYSTEM,
 ) -> list[WebhookResult]:
     """Register ``<base_url>/webhooks/<name>`` at the provider of each channel that can
     verify its webhooks (a webhook secret, or a provider that signs with the credentials).
@@ -223,6 +226,7 @@ async def register_webhooks_async(
     Named channels are always tried (and a missing secret is reported); without names,
     every enabled channel that qualifies (only sandbox ones with ``sandbox_only``).
     """
+    authorize(app, actor, Permission.CHANNEL_SETTINGS)
     configs = _configs(app, names, only_enabled=not names, sandbox_only=sandbox_only)
     if not names:
         configs = [c for c in configs if _can_register(c)]
@@ -264,7 +268,7 @@ def register_webhooks(
     names: Sequence[str] | None = None,
     *,
     sandbox_only: bool = False,
-    actor: str = "system",
+    actor: str = SYSTEM,
 ) -> list[WebhookResult]:
     return run_sync(
         register_webhooks_async(app, base_url, names, sandbox_only=sandbox_only, actor=actor)

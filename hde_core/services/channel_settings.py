@@ -18,14 +18,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
-
 from hde_core.bootstrap import App
-from hde_core.db.models import Channel, User
+from hde_core.db.models import Channel
 from hde_core.domain.channels import ChannelKind
-from hde_core.domain.roles import Permission, can
-from hde_core.errors import HdeError, PermissionDenied, UsageError
+from hde_core.domain.roles import Permission
+from hde_core.errors import HdeError, UsageError
 from hde_core.services import audit
+from hde_core.services.authz import authorize
 from hde_core.services.channels import channel_by_name
 
 
@@ -54,14 +53,13 @@ def set_initiation(
 ) -> InitiationState:
     now = app.clock.now()
     with app.db.transaction() as session:
+        # Only a person acknowledges the risk: their name stands behind it.
+        authorize(session, actor, Permission.CHANNEL_SETTINGS, system_allowed=not enabled)
         channel = channel_by_name(session, channel_name)
         if channel.kind != ChannelKind.WHATSAPP.value:
             raise UsageError(
                 "channels.initiation.not_applicable", name=channel.name, kind=channel.kind
             )
-        user = session.scalar(select(User).where(User.login == actor))
-        if user is not None and not can(user.role, Permission.CHANNEL_SETTINGS):
-            raise PermissionDenied("channels.initiation.not_allowed", actor=actor)
         if enabled and not acknowledge_risk:
             raise RiskNotAcknowledged(name=channel.name)
         channel.initiation_enabled = enabled

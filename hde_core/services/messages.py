@@ -20,12 +20,13 @@ from typing import Any
 from sqlalchemy import exists, select, update
 
 from hde_core.bootstrap import App
-from hde_core.db.models import Campaign, Channel, Message, User
+from hde_core.db.models import Campaign, Channel, Message
 from hde_core.domain.campaigns import CampaignStatus
-from hde_core.domain.roles import Permission, can
+from hde_core.domain.roles import Permission
 from hde_core.domain.statuses import MessageStatus
-from hde_core.errors import PermissionDenied, UsageError
+from hde_core.errors import UsageError
 from hde_core.services import audit
+from hde_core.services.authz import authorize
 from hde_core.services.campaigns.report import by_key
 from hde_core.services.channels import channel_by_name
 
@@ -76,19 +77,9 @@ class ResendResult:
     refused: dict[int, str] = field(default_factory=dict)
 
 
-def require_permission(app: App, actor: str, permission: Permission) -> None:
-    """The actor must be an active console user whose role allows ``permission``."""
-    with app.db.reader() as session:
-        role = session.scalar(
-            select(User.role).where(User.login == actor, User.is_active.is_(True))
-        )
-    if role is None or not can(role, permission):
-        raise PermissionDenied("dispatch.resend_forbidden", actor=actor)
-
-
 def resend(app: App, message_ids: Sequence[int], actor: str) -> ResendResult:
     """Put ``uncertain`` messages back in the queue, on purpose (team lead only)."""
-    require_permission(app, actor, Permission.RESEND_UNCERTAIN)
+    authorize(app, actor, Permission.RESEND_UNCERTAIN)
     now = app.clock.now()
     result = ResendResult()
     wanted = list(dict.fromkeys(message_ids))

@@ -23,8 +23,10 @@ from sqlalchemy.orm import Session
 
 from hde_core.bootstrap import App
 from hde_core.db.models import Channel, Price, WaTemplate
+from hde_core.domain.roles import Permission
 from hde_core.errors import InputError
 from hde_core.services import audit
+from hde_core.services.authz import authorize
 
 CATEGORIES = ("marketing", "utility", "authentication", "service")
 DEFAULT_COUNTRY = "*"
@@ -194,6 +196,7 @@ def set_price(
         raise InputError("pricing.bad_price", price=str(price))
     now = app.clock.now()
     with app.db.transaction() as session:
+        authorize(session, actor, Permission.CHANNEL_SETTINGS)
         row = session.scalar(
             select(Price).where(Price.category == category, Price.country == country)
         )
@@ -220,6 +223,7 @@ def set_price(
 def delete_price(app: App, category: str, actor: str, country: str = DEFAULT_COUNTRY) -> bool:
     category, country = _check(category, country)
     with app.db.transaction() as session:
+        authorize(session, actor, Permission.CHANNEL_SETTINGS)
         row = session.scalar(
             select(Price).where(Price.category == category, Price.country == country)
         )

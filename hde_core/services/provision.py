@@ -29,9 +29,12 @@ from hde_core.db.models import Channel, CustomField, Department, NotificationTem
 from hde_core.domain.addresses import normalise_email
 from hde_core.domain.channels import PROVIDERS_BY_KIND, ChannelKind, Provider
 from hde_core.domain.retry import MAX_ATTEMPTS
+from hde_core.domain.roles import Permission
 from hde_core.domain.tickets import NotificationKind
 from hde_core.errors import ConfigError, InputError
 from hde_core.services import audit
+from hde_core.services.authz import authorize
+from hde_core.services.channel_store import store_channel
 from hde_core.services.rendering import check_template_syntax
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -339,10 +342,12 @@ def _set(row: Any, attr: str, value: Any) -> bool:
 
 
 def provision(app: App, path: Path, actor: str, dry_run: bool = False) -> ProvisionReport:
+    authorize(app, actor, Permission.MANAGE_CHANNELS)
     spec = read_spec(path)
     report = ProvisionReport(dry_run=dry_run)
     try:
         with app.db.transaction() as session:
+            authorize(session, actor, Permission.MANAGE_CHANNELS)
             _apply(app, session, spec, actor, report)
             if report.changes:
                 audit.record(
@@ -374,8 +379,10 @@ def _apply(
             session.add(dept)
             departments[dspec.name] = dept
         changed = _set(dept, "mailbox", dspec.mailbox)
-        current_url = secrets.decrypt(dept.smtp_url_enc) if dept.smtp_url_enc else None
-        if current_url != dspec.smtp_url:
+        # A URL saved under another HDE_SECRET_KEY is replaced without being read.
+        readable = secrets.readable(dept.smtp_url_enc)
+        current_url = secrets.decrypt(dept.smtp_url_enc) if dept.smtp_url_enc and readable else None
+        if current_url != dspec.smtp_url or not readable:
             dept.smtp_url_enc = secrets.encrypt(dspec.smtp_url) if dspec.smtp_url else None
             changed = True
         _note(report, "department", dspec.name, created, changed, dept, now)
@@ -401,7 +408,6 @@ def _apply(
                 name=cspec.name, kind=cspec.kind.value, provider=cspec.provider.value, settings={}
             )
             session.add(channel)
-        changed = False
         values: dict[str, Any] = {
             "kind": cspec.kind.value,
             "provider": cspec.provider.value,
@@ -419,22 +425,9 @@ def _apply(
         }
         if cspec.send_after_template is not None:
             values["send_after_template"] = cspec.send_after_template
-        for attr, value in values.items():
-            changed |= _set(channel, attr, value)
-        current_creds = secrets.decrypt_json(channel.credentials_enc)
-        if current_creds != cspec.credentials:
-            channel.credentials_enc = (
-                secrets.encrypt_json(cspec.credentials) if cspec.credentials else None
-            )
-            changed = True
-        current_secret = (
-            secrets.decrypt(channel.webhook_secret_enc) if channel.webhook_secret_enc else None
+        changed = bool(
+            store_channel(secrets, channel, values, cspec.credentials, cspec.webhook_secret)
         )
-        if current_secret != cspec.webhook_secret:
-            channel.webhook_secret_enc = (
-                secrets.encrypt(cspec.webhook_secret) if cspec.webhook_secret else None
-            )
-            changed = True
         if cspec.initiation_enabled is not None:
             changed |= _set(channel, "initiation_enabled", cspec.initiation_enabled)
             if cspec.initiation_enabled and channel.risk_ack_by != cspec.risk_acknowledged_by:

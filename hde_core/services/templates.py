@@ -34,8 +34,10 @@ from hde_core.channels.registry import build_adapter
 from hde_core.channels.wa_common import APPROVED, ProviderCallFailed, body_text, parameter_names
 from hde_core.db.models import AppSetting, Campaign, Channel, WaTemplate
 from hde_core.domain.channels import ChannelKind
+from hde_core.domain.roles import Permission
 from hde_core.errors import ConfigError, HdeError, UsageError
 from hde_core.services import audit
+from hde_core.services.authz import SYSTEM, WORKER, authorize
 from hde_core.services.channels import channel_by_name, channel_config
 
 #: The status a template gets when the provider no longer lists it but we still refer to it.
@@ -111,13 +113,14 @@ async def _fetch(configs: list[ChannelConfig]) -> dict[int, list[TemplateInfo] |
 
 
 def sync_templates(
-    app: App, channel_name: str | None = None, actor: str = "system"
+    app: App, channel_name: str | None = None, actor: str = SYSTEM
 ) -> list[SyncReport]:
     """Pull the templates of one WhatsApp Business channel (or all) and store them.
 
     A provider that cannot be reached or refuses our credentials is reported per
     channel (``SyncReport.error``) and changes nothing for that channel.
     """
+    authorize(app, actor, Permission.MANAGE_TEMPLATES)
     with app.db.reader() as session:
         channels = wa_channels(session, channel_name)
         configs = [channel_config(session, app.secrets, c) for c in channels]
@@ -372,6 +375,7 @@ def set_sync_interval(app: App, minutes: int, actor: str) -> None:
     if minutes < 1:
         raise UsageError("templates.interval_invalid", minutes=minutes)
     with app.db.transaction() as session:
+        authorize(session, actor, Permission.MANAGE_TEMPLATES)
         row = session.get(AppSetting, SYNC_INTERVAL_KEY)
         if row is None:
             row = AppSetting(key=SYNC_INTERVAL_KEY, value=minutes)
@@ -406,7 +410,7 @@ def sync_due_templates(app: App) -> list[SyncReport]:
     reports: list[SyncReport] = []
     for name in names:
         try:
-            reports += sync_templates(app, name, actor="scheduler")
+            reports += sync_templates(app, name, actor=WORKER)
         except ConfigError as exc:
             reports.append(SyncReport(name, error=exc.message("en")))
     return reports

@@ -41,7 +41,7 @@ from hde_core.domain.eligibility import RecipientState, Verdict, evaluate
 from hde_core.domain.limits import TEXT_TOO_LONG
 from hde_core.domain.outbox import Sender, TemplateRef, is_paired, messages_for
 from hde_core.domain.reasons import Action
-from hde_core.domain.roles import Role
+from hde_core.domain.roles import Permission, Role
 from hde_core.domain.statuses import MessageStatus
 from hde_core.domain.tickets import (
     Author,
@@ -54,6 +54,7 @@ from hde_core.domain.tickets import (
 )
 from hde_core.errors import NotFound, Refused
 from hde_core.services import audit
+from hde_core.services.authz import authorize
 from hde_core.services.channels import channel_by_name, channel_state
 from hde_core.services.contacts import find_identity, find_or_create_identity
 from hde_core.services.rendering import check_template_syntax, render_email, render_text
@@ -239,6 +240,7 @@ def create_ticket(app: App, req: TicketRequest, actor: str) -> TicketResult:
     """Validate and create, without any network call. Raises :class:`Refused` (nothing created)."""
     now = app.clock.now()
     with app.db.transaction() as session:
+        authorize(session, actor, Permission.CREATE_TICKET)
         errors: list[FieldError] = []
         try:
             channel: Channel | None = channel_by_name(session, req.channel)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import cache
 
 from sqlalchemy import func, select
@@ -12,14 +12,15 @@ from sqlalchemy.orm import Session
 
 from hde_core.bootstrap import App
 from hde_core.db.models import User
-from hde_core.domain.roles import Permission, Role, can
-from hde_core.errors import NotFound, PermissionDenied, Refused, UsageError
+from hde_core.domain.roles import Permission, Role
+from hde_core.errors import NotFound, Refused, UsageError
 from hde_core.security.passwords import hash_password, needs_rehash, verify_password
 from hde_core.services import audit
+from hde_core.services.authz import SystemActor, authorize
+from hde_core.services.signin import PAIR_FAILURES, throttle_for
 
 MIN_PASSWORD = 8
-MAX_FAILURES = 5
-LOCK_FOR = timedelta(minutes=5)
+MAX_FAILURES = PAIR_FAILURES  # wrong passwords in a row before a client is paused for a login
 _LOGIN = re.compile(r"^[A-Za-z0-9_.@-]{2,64}$")
 
 
@@ -44,6 +45,12 @@ def add_user(
     if len(password) < MIN_PASSWORD:
         raise UsageError("error.user_password_short", min=MIN_PASSWORD)
     with app.db.transaction() as session:
+        if _active_admin(session) is None and not isinstance(actor, SystemActor):
+            # A fresh install: anyone at the machine creates the first admin, once.
+            if role_value is not Role.ADMIN:
+                raise UsageError("error.user_first_admin", login=login)
+        else:
+            authorize(session, actor, Permission.MANAGE_USERS)
         if session.scalar(select(User.id).where(User.login == login)) is not None:
             raise UsageError("error.user_exists", login=login)
         user = User(
@@ -58,31 +65,33 @@ def add_user(
     return user
 
 
-def authenticate(app: App, login: str, password: str) -> SignedIn | None:
+def authenticate(app: App, login: str, password: str, client: str = "") -> SignedIn | None:
     """The user on success; ``None`` on a wrong login/password or while paused.
 
-    After :data:`MAX_FAILURES` wrong passwords the account is paused for
-    :data:`LOCK_FOR`; the pause is the same whether the login exists or not.
+    ``client`` names where the attempt comes from (the console passes the browser's
+    address). Wrong passwords pause that client for that login, and many failures pause
+    the client (:mod:`hde_core.services.signin`) — the same whether the login exists or
+    not, and never the login for everyone (nobody can keep an admin out).
     """
     now = app.clock.now()
+    throttle = throttle_for(app.settings.resolved_database_url)
     with app.db.transaction() as session:
+        if throttle.paused_until(login, client, now) is not None:
+            audit.record(session, audit.Event.USER_SIGN_IN_FAILED, login, reason="paused")
+            return None
         user = session.scalar(select(User).where(User.login == login))
         if user is None or not user.is_active:
             verify_password(_dummy_hash(), password)  # same time as a real check
+            throttle.failed(login, client, now)
             audit.record(session, audit.Event.USER_SIGN_IN_FAILED, login, reason="unknown")
             return None
-        if user.locked_until and user.locked_until > now:
-            audit.record(session, audit.Event.USER_SIGN_IN_FAILED, login, reason="paused")
-            return None
         if not verify_password(user.password_hash, password):
-            user.failed_logins += 1
-            if user.failed_logins >= MAX_FAILURES:
-                user.locked_until = now + LOCK_FOR
-                user.failed_logins = 0
+            throttle.failed(login, client, now)
             audit.record(session, audit.Event.USER_SIGN_IN_FAILED, login, reason="password")
             return None
         if needs_rehash(user.password_hash):
             user.password_hash = hash_password(password)
+        throttle.succeeded(login, client)
         user.failed_logins = 0
         user.locked_until = None
         user.last_login_at = now
@@ -93,10 +102,13 @@ def authenticate(app: App, login: str, password: str) -> SignedIn | None:
 def has_active_admin(app: App) -> bool:
     """Whether anyone can manage users yet (a fresh install has nobody to sign in as)."""
     with app.db.reader() as session:
-        found = session.scalar(
-            select(User.id).where(User.role == Role.ADMIN.value, User.is_active.is_(True))
-        )
-    return found is not None
+        return _active_admin(session) is not None
+
+
+def _active_admin(session: Session) -> int | None:
+    return session.scalar(
+        select(User.id).where(User.role == Role.ADMIN.value, User.is_active.is_(True)).limit(1)
+    )
 
 
 def active_role(app: App, login: str) -> Role | None:
@@ -108,12 +120,12 @@ def active_role(app: App, login: str) -> Role | None:
     return Role(role) if role else None
 
 
-def paused_until(app: App, login: str) -> datetime | None:
-    with app.db.reader() as session:
-        user = session.scalar(select(User).where(User.login == login))
-        if user and user.locked_until and user.locked_until > app.clock.now():
-            return user.locked_until
-    return None
+def paused_until(app: App, login: str, client: str = "") -> datetime | None:
+    """Until when ``client`` may not try ``login`` — said alike for logins that exist
+    and logins that do not."""
+    return throttle_for(app.settings.resolved_database_url).paused_until(
+        login, client, app.clock.now()
+    )
 
 
 @cache
@@ -144,12 +156,6 @@ def list_users(app: App) -> list[UserRow]:
         ]
 
 
-def _require_admin(session: Session, actor: str) -> None:
-    role = session.scalar(select(User.role).where(User.login == actor, User.is_active.is_(True)))
-    if role is None or not can(role, Permission.MANAGE_USERS):
-        raise PermissionDenied("users_page.error.not_allowed", actor=actor)
-
-
 def _user(session: Session, login: str) -> User:
     user = session.scalar(select(User).where(User.login == login))
     if user is None:
@@ -172,8 +178,7 @@ def create_user(
     app: App, login: str, role: str, password: str, actor: str, display_name: str = ""
 ) -> User:
     """:func:`add_user` on behalf of a console admin."""
-    with app.db.reader() as session:
-        _require_admin(session, actor)
+    authorize(app, actor, Permission.MANAGE_USERS)
     return add_user(app, login.strip(), role, password, actor, display_name.strip())
 
 
@@ -187,7 +192,7 @@ def set_role(app: App, login: str, role: str, actor: str) -> bool:
             "error.user_role_invalid", role=role, roles=", ".join(r.value for r in Role)
         ) from exc
     with app.db.transaction() as session:
-        _require_admin(session, actor)
+        authorize(session, actor, Permission.MANAGE_USERS)
         user = _user(session, login)
         if user.role == new.value:
             return False
@@ -210,7 +215,7 @@ def set_active(app: App, login: str, active: bool, actor: str) -> bool:
     """Deactivate (signing in is refused; the audit keeps the name) or reactivate a user.
     Nobody deactivates themselves, and the last active admin stays."""
     with app.db.transaction() as session:
-        _require_admin(session, actor)
+        authorize(session, actor, Permission.MANAGE_USERS)
         user = _user(session, login)
         if user.is_active == active:
             return False

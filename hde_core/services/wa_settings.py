@@ -30,9 +30,11 @@ from hde_core.bootstrap import App
 from hde_core.channels.wa_common import APPROVED
 from hde_core.db.models import Channel, WaTemplate
 from hde_core.domain.channels import ChannelKind
+from hde_core.domain.roles import Permission
 from hde_core.domain.tickets import FieldError
 from hde_core.errors import InputError, NotFound, Refused, UsageError
 from hde_core.services import audit
+from hde_core.services.authz import authorize
 from hde_core.services.channels import channel_by_name, recipient_interval
 from hde_core.services.rendering import check_template_syntax, render_text
 from hde_core.services.templates import find_template, render_template_preview, split_template_ref
@@ -130,6 +132,8 @@ def update_wa_settings(
     """
     now = app.clock.now()
     with app.db.transaction() as session:
+        # Only a person acknowledges the rules: their name stands behind the risk.
+        authorize(session, actor, Permission.CHANNEL_SETTINGS, system_allowed=not acknowledge_rules)
         channel = wa_channel(session, channel_name)
         changes: list[str] = []
         if acknowledge_rules is True:

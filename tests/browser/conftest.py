@@ -19,6 +19,7 @@ import pytest
 
 from hde_core.bootstrap import bootstrap
 from hde_core.sandbox.smtp_sink import free_port
+from hde_core.services.authz import SYSTEM
 from hde_core.services.users import add_user
 from tests.conftest import CI, TEST_SECRET, make_settings
 
@@ -78,7 +79,7 @@ class Console:
 def console(sqlite_url: str, data_dir: Path) -> Iterator[Console]:
     app = bootstrap(make_settings(sqlite_url, data_dir))
     for role in ("admin", "team_lead", "agent", "viewer"):
-        add_user(app, role, role, PASSWORD, "setup", display_name=f"{role.title()} User")
+        add_user(app, role, role, PASSWORD, SYSTEM, display_name=f"{role.title()} User")
     port = free_port()
     env = {
         **os.environ,
@@ -168,7 +169,7 @@ def demo_console(sqlite_url: str, data_dir: Path, tmp_path: Path) -> Iterator[Co
     that what a test sees follows from what it does."""
     app = bootstrap(make_settings(sqlite_url, data_dir))
     for role in ("admin", "team_lead", "agent", "viewer"):
-        add_user(app, role, role, PASSWORD, "setup", display_name=f"{role.title()} User")
+        add_user(app, role, role, PASSWORD, SYSTEM, display_name=f"{role.title()} User")
     console_port, services_port, smtp_port = free_port(), free_port(), free_port()
     env = {
         **os.environ,

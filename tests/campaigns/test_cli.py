@@ -13,7 +13,7 @@ from hde_core.bootstrap import bootstrap
 from hde_core.dispatch.claim import claim
 from hde_core.sandbox.smtp_sink import wait_for_mail
 from hde_core.services.messages import expire_leases
-from tests.conftest import make_settings
+from tests.conftest import add_cli_user, make_settings
 from tests.entrypoints.test_cli import hde
 from tests.services.helpers import provision_text
 
@@ -106,7 +106,8 @@ def test_uncertain_listing_and_resend_by_a_team_lead(env, tmp_path, smtp_sink):
     assert len(ids) == 2
     assert hde(env, "worker", "--until-idle", "--no-periodic").returncode == 0
     assert list(Path(smtp_sink.directory).glob("*.eml")) == []  # never resent by itself
-    refused = hde(env, "--actor", "tester", "resend", *ids)
+    add_cli_user(env["HDE_DATABASE_URL"], "ann", "agent")
+    refused = hde(env, "--actor", "ann", "resend", *ids)
     assert refused.returncode == 2 and "team lead" in refused.stderr
     lead = {**env, "HDE_PASSWORD": "password-123"}
     assert hde(lead, "user", "add", "lead", "--role", "team_lead").returncode == 0

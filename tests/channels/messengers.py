@@ -18,7 +18,9 @@ from hde_core.domain.channels import ChannelKind, Provider
 from hde_core.sandbox.server import HttpServer
 from hde_core.sandbox.sim_common import Simulator
 from hde_core.sandbox.smtp_sink import free_port
+from hde_core.services.authz import SYSTEM
 from hde_core.services.provision import provision
+from tests.staff import seed_staff
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "providers"
 _serial = itertools.count(1)
@@ -132,7 +134,8 @@ def messengers(app: App, tmp_path: Path) -> Iterator[dict[str, Any]]:
         ),
         encoding="utf-8",
     )
-    provision(app, path, actor="admin")
+    provision(app, path, actor=SYSTEM)
+    seed_staff(app)
     try:
         yield info
     finally:

@@ -15,7 +15,9 @@ from sqlalchemy import select
 from hde_core.bootstrap import App
 from hde_core.channels.wa_webhooks import signature_header
 from hde_core.db.models import Channel
+from hde_core.services.authz import SYSTEM
 from hde_core.services.provision import provision
+from tests.staff import seed_staff
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "providers" / "meta"
 
@@ -80,7 +82,8 @@ per_recipient_interval = 0
 def _provision(app: App, tmp: Path, name: str, text: str) -> int:
     path = tmp / f"{name}.toml"
     path.write_text(text, encoding="utf-8")
-    provision(app, path, actor="admin")
+    provision(app, path, actor=SYSTEM)
+    seed_staff(app)
     with app.db.reader() as s:
         channel_id = s.scalar(select(Channel.id).where(Channel.name == name))
     assert channel_id is not None

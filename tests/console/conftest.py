@@ -11,6 +11,7 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from hde_core.bootstrap import bootstrap
+from hde_core.services.authz import SYSTEM
 from hde_core.services.users import add_user
 from tests.conftest import TEST_SECRET, make_settings
 
@@ -29,7 +30,7 @@ def console_app(sqlite_url, data_dir, monkeypatch):
     st.cache_resource.clear()  # the console caches its App per process
     app = bootstrap(make_settings(sqlite_url, data_dir))
     for role in ROLES:
-        add_user(app, role, role, PASSWORD, "setup", display_name=f"{role.title()} User")
+        add_user(app, role, role, PASSWORD, SYSTEM, display_name=f"{role.title()} User")
     yield app
     app.close()
     st.cache_resource.clear()

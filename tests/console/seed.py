@@ -20,6 +20,7 @@ from hde_core.bootstrap import App
 from hde_core.channels.base import TemplateInfo
 from hde_core.db.models import Campaign, Channel, Contact, ContactIdentity, Message, Ticket
 from hde_core.services import audit
+from hde_core.services.authz import SYSTEM
 from hde_core.services.provision import provision
 from hde_core.services.templates import store_templates
 
@@ -121,7 +122,7 @@ def seed_console(app: App, tmp: Path) -> Seeded:
     path.write_text(
         PROVISION.format(smtp_password=SMTP_PASSWORD, dead_port=DEAD_PORT), encoding="utf-8"
     )
-    provision(app, path, actor="admin")
+    provision(app, path, actor=SYSTEM)
     now = app.clock.now()
     with app.db.transaction() as s:
         ch = {c.name: c for c in s.scalars(select(Channel))}

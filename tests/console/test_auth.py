@@ -126,6 +126,7 @@ def test_a_fresh_install_says_how_to_create_the_first_administrator(
     import streamlit as st
 
     from hde_core.bootstrap import bootstrap
+    from hde_core.services.authz import SYSTEM
     from hde_core.services.users import add_user
     from tests.conftest import TEST_SECRET, make_settings
 
@@ -139,7 +140,7 @@ def test_a_fresh_install_says_how_to_create_the_first_administrator(
     assert "hde user add admin --role admin" in at.info[0].value
     app = bootstrap(make_settings(sqlite_url, data_dir))
     try:
-        add_user(app, "boss", "admin", PASSWORD, "setup")
+        add_user(app, "boss", "admin", PASSWORD, SYSTEM)
         at = run_page("app.py", role=None)
         assert not at.info  # once there is an administrator, the hint is gone
     finally:

@@ -59,7 +59,7 @@ def test_every_translated_choice_exists_in_both_languages():
     from hde_core.domain.statuses import MessageStatus
     from hde_core.domain.tickets import NotificationKind
     from hde_core.i18n import catalogue
-    from hde_core.services.settings_admin import _KNOWN_FIELD_KEYS
+    from hde_core.services.settings.problems import _KNOWN_FIELD_KEYS
 
     keys = (
         [f"campaigns_page.error_class.{c.value}" for c in ErrorClass]

@@ -80,9 +80,10 @@ def test_email_flag_is_not_applicable_to_messengers(console_app, tmp_path):
     path.write_text(
         '[[channels]]\nname = "tg"\nkind = "telegram"\n[channels.credentials]\ntoken = "1:A"\n'
     )
+    from hde_core.services.authz import SYSTEM
     from hde_core.services.provision import provision
 
-    provision(console_app, path, "admin")
+    provision(console_app, path, SYSTEM)
     at = run_page("pages/1_new_ticket.py", role="agent", lang="en")
     at.text_input(key="nt_to").input("+79123456789").run()
     assert at.checkbox(key="nt_send_email").disabled

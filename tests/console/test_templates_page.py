@@ -8,6 +8,7 @@ from hde_core.db.models import Channel
 from hde_core.sandbox.server import HttpServer
 from hde_core.sandbox.sim_meta import create_meta_simulator
 from hde_core.sandbox.smtp_sink import free_port
+from hde_core.services.authz import SYSTEM
 from hde_core.services.provision import provision
 from tests.channels.wa_helpers import APP_SECRET, PHONE_NUMBER_ID, WABA_ID
 from tests.console.conftest import run_page
@@ -56,7 +57,7 @@ app_secret = "{APP_SECRET}"
 """,
             encoding="utf-8",
         )
-        provision(console_app, path, actor="admin")
+        provision(console_app, path, actor=SYSTEM)
         at = run_page(PAGE, role="team_lead", lang="en")
         assert list(at.dataframe[0].value["Last sync"]) == ["never"]
         at.button(key="tp_sync").click().run()

@@ -9,7 +9,9 @@ from sqlalchemy import func, insert, select
 
 from hde_core.bootstrap import App
 from hde_core.db.models import Channel, Contact, ContactIdentity, Message, Ticket
+from hde_core.services.authz import SYSTEM
 from hde_core.services.provision import provision
+from tests.staff import seed_staff
 
 CHANNEL = """
 [[channels]]
@@ -38,7 +40,8 @@ def provision_telegram(
         CHANNEL.format(name=name, url=url, rate=rate, burst=burst, max_attempts=max_attempts),
         encoding="utf-8",
     )
-    provision(app, path, actor="admin")
+    provision(app, path, actor=SYSTEM)
+    seed_staff(app)
     with app.db.reader() as s:
         return int(s.scalar(select(Channel.id).where(Channel.name == name)))
 

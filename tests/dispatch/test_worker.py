@@ -19,6 +19,7 @@ from hde_core.dispatch.record import record_outcomes
 from hde_core.dispatch.worker import Worker, WorkerOptions
 from hde_core.domain.outcomes import Sent
 from hde_core.errors import PermissionDenied
+from hde_core.services.authz import SYSTEM
 from hde_core.services.messages import expire_leases, resend
 from hde_core.services.users import add_user
 from tests.dispatch.helpers import enqueue, message, provision_telegram, statuses
@@ -217,8 +218,8 @@ def test_expired_lease_becomes_uncertain_and_only_a_team_lead_resends(app, tg, f
     assert statuses(app) == {"uncertain": 2}
     run(app)
     assert fake.calls == []  # never resent by itself
-    add_user(app, "agent1", "agent", "password-123", "admin")
-    add_user(app, "lead", "team_lead", "password-123", "admin")
+    add_user(app, "agent1", "agent", "password-123", SYSTEM)
+    add_user(app, "lead", "team_lead", "password-123", SYSTEM)
     with pytest.raises(PermissionDenied):
         resend(app, ids, "agent1")
     result = resend(app, [ids[0], 999_999], "lead")

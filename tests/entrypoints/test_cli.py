@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from hde_core.sandbox.smtp_sink import list_mail, wait_for_mail
+from tests.conftest import add_cli_user
 from tests.services.helpers import provision_text
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -176,6 +177,7 @@ def test_outdated_schema_says_to_migrate(cli_env, tmp_path):
     assert run.returncode == 2
     assert "hde migrate" in run.stderr
     assert hde(env, "migrate").returncode == 0
+    add_cli_user(env["HDE_DATABASE_URL"], "tester", "admin")
     assert hde(env, "provision", "examples/provision.toml").returncode == 0
 
 

@@ -22,6 +22,7 @@ from hde_core.db.models import ListMapping
 from tests.conftest import make_settings
 from tests.fixtures.lists.hostile import dimension_bomb_xlsx, repeated_headers_csv
 from tests.lists.helpers import EXPECTED, FIXTURES, ORDER, mixed_setup
+from tests.staff import seed_staff
 
 ROOT = Path(__file__).resolve().parents[2]
 MIXED = str(FIXTURES / "mixed_cp1251_semicolon.csv")
@@ -69,6 +70,7 @@ def hde_process(env, *args, **kw):  # type: ignore[no-untyped-def]
 def env(cli_env, sqlite_url, data_dir):  # type: ignore[no-untyped-def]
     app = bootstrap(make_settings(sqlite_url, data_dir), clock=Clock())
     mixed_setup(app, app.clock)
+    seed_staff(app)
     app.close()
     return cli_env
 

@@ -22,6 +22,7 @@ from hde_core.services.channel_settings import set_initiation
 from hde_core.services.tickets import TicketRequest
 from tests.channels.messengers import wait_until
 from tests.conftest import make_settings
+from tests.staff import seed_staff
 
 CHANNELS = ("telegram", "viber", "whatsapp")
 
@@ -90,6 +91,7 @@ def test_sandbox_messengers_are_connected_with_webhooks_and_first_clients(demo):
 
 def test_demo_clients_can_be_written_to_and_gray_whatsapp_shows_r10(demo):
     app, _ = demo
+    seed_staff(app)
     assert wait_until(lambda: str(DEMO_USER_IDS[0]) in identities(app, "telegram"))
     telegram = initiate_ticket(
         app, TicketRequest(channel="telegram", to="@client1", subject="S", body="Добрый день!"), "a"

@@ -8,9 +8,11 @@ from datetime import timedelta
 from pathlib import Path
 
 from hde_core.bootstrap import App
+from hde_core.services.authz import SYSTEM
 from hde_core.services.pricing import set_price
 from hde_core.services.provision import provision
 from tests.lists.helpers import add_channel, add_identity
+from tests.staff import seed_staff
 
 LIST = Path(__file__).resolve().parent.parent / "fixtures" / "bulk" / "clients_1c_cp1251.csv"
 CHANNELS = ("email", "whatsapp-business")
@@ -56,7 +58,8 @@ body = "{{{{ ticket.body }}}}"
 def setup_bulk(app: App, tmp: Path, smtp_url: str) -> None:
     path = tmp / "bulk.toml"
     path.write_text(PROVISION.format(smtp=smtp_url), encoding="utf-8")
-    provision(app, path, "setup")
+    provision(app, path, actor=SYSTEM)
+    seed_staff(app)
     wa = add_channel(app, "whatsapp-business", "wa_business", template=True, rules_ack=True)
     add_identity(app, wa, "+79161234567", app.clock, last_inbound=timedelta(hours=30))
     add_identity(app, wa, "+79031112233", app.clock, last_inbound=timedelta(days=3))

@@ -3,7 +3,9 @@
 from pathlib import Path
 
 from hde_core.bootstrap import App
+from hde_core.services.authz import SYSTEM
 from hde_core.services.provision import provision
+from tests.staff import seed_staff
 
 BASE = """
 [[departments]]
@@ -60,4 +62,5 @@ def provision_text(
 
 
 def provision_email(app: App, tmp: Path, smtp_url: str, **kw: bool) -> None:
-    provision(app, provision_text(tmp, smtp_url, **kw), actor="admin")
+    provision(app, provision_text(tmp, smtp_url, **kw), actor=SYSTEM)
+    seed_staff(app)

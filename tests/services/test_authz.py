@@ -91,3 +91,89 @@ def test_needed_role_is_the_lowest_role_holding_the_permission():
     assert needed_role(Permission.CREATE_TICKET) == Role.AGENT
     assert needed_role(Permission.RESEND_UNCERTAIN) == Role.TEAM_LEAD
     assert needed_role(Permission.MANAGE_CHANNELS) == Role.ADMIN
+
+
+# -- every changing use case checks, whatever face calls it (issue 14.5) -------------------
+
+
+def _snapshot(app):
+    from sqlalchemy import select as sa_select
+
+    from hde_core.db.models import Base
+
+    with app.db.reader() as session:
+        return {
+            t.name: sorted(map(repr, session.execute(sa_select(t)).all()))
+            for t in Base.metadata.sorted_tables
+        }
+
+
+@pytest.fixture
+def world(app, tmp_path):
+    from hde_core.services import campaigns
+    from hde_core.services.authz import SYSTEM
+    from tests.services.helpers import provision_email
+
+    provision_email(app, tmp_path, "smtp://127.0.0.1:9")
+    with app.db.transaction() as session:
+        session.add(User(login="viewer", role="viewer", password_hash="x", display_name=""))
+        session.add(User(login="boss", role="admin", password_hash="x", display_name=""))
+    csv = b"Email;order_id\nanna@example.com;A-1\n"
+    campaigns.launch(
+        app, campaigns.SendRequest(csv, ["email"], "S", "B", "l.csv", campaign_key="run"), SYSTEM
+    )
+    return app
+
+
+def _use_cases(tmp_path):
+    from hde_core.services import campaigns, messages, pricing, provision, templates, tickets, users
+    from tests.services.helpers import provision_text
+
+    csv = b"Email;order_id\nboris@example.com;B-1\n"
+    return {
+        "launch": lambda app, who: campaigns.launch(
+            app, campaigns.SendRequest(csv, ["email"], "S", "B", "b.csv"), who
+        ),
+        "pause": lambda app, who: campaigns.pause(app, "run", who),
+        "cancel": lambda app, who: campaigns.cancel(app, "run", who),
+        "add admin": lambda app, who: users.add_user(app, "evil_admin", "admin", "password-1", who),
+        "set role": lambda app, who: users.set_role(app, "viewer", "admin", who),
+        "provision": lambda app, who: provision.provision(
+            app, provision_text(tmp_path, "smtp://127.0.0.1:9"), who
+        ),
+        "ticket": lambda app, who: tickets.create_ticket(
+            app,
+            tickets.TicketRequest("email", "v@example.com", "S", "B", fields={"order_id": "1"}),
+            who,
+        ),
+        "resend": lambda app, who: messages.resend(app, [1], who),
+        "price": lambda app, who: pricing.set_price(app, "utility", "0.01", who),
+        "sync interval": lambda app, who: templates.set_sync_interval(app, 5, who),
+    }
+
+
+@pytest.mark.parametrize("who", ["viewer", "ghost"])
+@pytest.mark.parametrize(
+    "use_case",
+    [
+        "launch",
+        "pause",
+        "cancel",
+        "add admin",
+        "set role",
+        "provision",
+        "ticket",
+        "resend",
+        "price",
+        "sync interval",
+    ],
+)
+def test_a_direct_service_call_without_the_role_is_refused_and_changes_nothing(
+    world, tmp_path, who, use_case
+):
+    call = _use_cases(tmp_path)[use_case]
+    before = _snapshot(world)
+    with pytest.raises(NotAllowed):
+        call(world, who)
+    assert _snapshot(world) == before
+    call(world, "boss")  # the same call by an admin goes through

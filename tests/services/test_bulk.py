@@ -17,7 +17,6 @@ from hde_core.db.models import Message, Ticket
 from hde_core.dispatch.worker import Worker, WorkerOptions
 from hde_core.errors import InputError, PermissionDenied
 from hde_core.services import bulk, bulk_runs, campaigns
-from hde_core.services.users import add_user
 from tests.dispatch.conftest import LiveClock, clock  # noqa: F401 - token buckets need real time
 from tests.services.bulk_helpers import BODY, CHANNELS, EXPECTED, LIST, PHONE, SUBJECT, setup_bulk
 
@@ -31,9 +30,7 @@ def _fresh_caches():
 
 @pytest.fixture
 def lead_app(app, tmp_path, smtp_sink):
-    setup_bulk(app, tmp_path, smtp_sink.url)
-    add_user(app, "lead", "team_lead", "correct-horse-42", "setup")
-    add_user(app, "agent", "agent", "correct-horse-42", "setup")
+    setup_bulk(app, tmp_path, smtp_sink.url)  # with the staff: "lead" and "agent"
     return app
 
 

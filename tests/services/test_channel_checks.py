@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from hde_core.db.models import AuditEvent, Channel, Message
 from hde_core.dispatch.immediate import deliver_now, initiate_ticket
 from hde_core.errors import NotFound
+from hde_core.services.authz import DEMO, SYSTEM
 from hde_core.services.channel_checks import (
     check_channel,
     check_channels,
@@ -18,6 +19,7 @@ from hde_core.services.channel_checks import (
 from hde_core.services.provision import provision
 from hde_core.services.tickets import TicketRequest
 from tests.channels.messengers import control, messengers, wait_until
+from tests.staff import seed_staff
 
 
 @pytest.fixture(autouse=True)
@@ -160,7 +162,7 @@ def test_an_unknown_channel_name_is_refused(app, env):
 
 
 def test_webhooks_are_registered_with_each_providers_own_call(app, env):
-    results = register_webhooks(app, env["url"] + "/", actor="demo")
+    results = register_webhooks(app, env["url"] + "/", actor=DEMO)
     assert {(r.channel, r.ok, r.url) for r in results} == {
         (name, True, f"{env['url']}/webhooks/{name}") for name in ("telegram", "viber", "whatsapp")
     }
@@ -177,10 +179,11 @@ def test_a_channel_that_cannot_verify_its_webhooks_is_not_registered(app, env, t
         'credentials = { bot_token = "99:NO-SECRET-TOKEN" }\n',
         encoding="utf-8",
     )
-    provision(app, path, actor="admin")
-    names = {r.channel for r in register_webhooks(app, env["url"], actor="demo")}
+    provision(app, path, actor=SYSTEM)
+    seed_staff(app)
+    names = {r.channel for r in register_webhooks(app, env["url"], actor=DEMO)}
     assert "tg-open" not in names
-    (named,) = register_webhooks(app, env["url"], ["tg-open"], actor="demo")
+    (named,) = register_webhooks(app, env["url"], ["tg-open"], actor=DEMO)
     assert not named.ok and "webhook_secret" in named.detail
 
 

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from hde_core.db.models import AuditEvent, Channel
 from hde_core.domain import events as ev
 from hde_core.errors import PermissionDenied, Refused, UsageError
+from hde_core.services.authz import SYSTEM
 from hde_core.services.channel_settings import (
     RiskNotAcknowledged,
     initiation_state,
@@ -17,6 +18,7 @@ from hde_core.services.provision import provision
 from hde_core.services.tickets import TicketRequest, create_ticket
 from hde_core.services.users import add_user
 from hde_core.services.webhooks import record_events
+from tests.staff import seed_staff
 
 CHANNELS = """
 [[channels]]
@@ -37,7 +39,8 @@ credentials = { bot_token = "1:ABCDEFGHIJ" }
 def wa(app, tmp_path, clock):
     path = tmp_path / "c.toml"
     path.write_text(CHANNELS, encoding="utf-8")
-    provision(app, path, actor="admin")
+    provision(app, path, actor=SYSTEM)
+    seed_staff(app)
     with app.db.reader() as s:
         channel_id = s.scalar(select(Channel.id).where(Channel.name == "wa"))
     record_events(app, channel_id, [ev.InboundMessage("+79123456789", "m1", clock.now(), "Hi")])
@@ -89,7 +92,7 @@ def test_enabling_with_the_acknowledgement_stores_who_and_when(app, wa, clock):
 def test_disabling_refuses_again_and_keeps_the_last_acknowledgement(app, wa, clock):
     set_initiation(app, "wa", True, "lead", acknowledge_risk=True)
     clock.advance(minutes=5)
-    state = set_initiation(app, "wa", False, "lead2")
+    state = set_initiation(app, "wa", False, "admin")
     assert (state.enabled, state.risk_ack_by) == (False, "lead")
     assert verdict(app) == ["initiation_disabled"]
     assert [a.data["enabled"] for a in settings_audits(app)] == [True, False]
@@ -105,7 +108,7 @@ def test_it_applies_to_unofficial_whatsapp_only(app, wa):
     ("role", "allowed"), [("agent", False), ("viewer", False), ("team_lead", True), ("admin", True)]
 )
 def test_console_users_need_the_channel_settings_permission(app, wa, role, allowed):
-    add_user(app, f"u_{role}", role, "a-long-password-123", "admin")
+    add_user(app, f"u_{role}", role, "a-long-password-123", SYSTEM)
     if allowed:
         assert set_initiation(app, "wa", True, f"u_{role}", acknowledge_risk=True).allowed
     else:

@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from hde_core.db.models import AuditEvent, Channel, Department
 from hde_core.errors import PermissionDenied, Refused
+from hde_core.services.authz import SYSTEM
 from hde_core.services.delivery import (
     campaign_recipients,
     explain_error,
@@ -20,7 +21,7 @@ from hde_core.services.delivery import (
     iter_campaign_recipients,
     statuses_over_time,
 )
-from hde_core.services.settings_admin import (
+from hde_core.services.settings import (
     SettingsInvalid,
     list_channels,
     list_departments,
@@ -40,7 +41,7 @@ TOKEN = "123456:TELEGRAM-SECRET-TOKEN-abcd"
 @pytest.fixture
 def seeded(app, tmp_path):
     for role in ("admin", "team_lead"):
-        add_user(app, role, role, "password-1234", "setup")
+        add_user(app, role, role, "password-1234", SYSTEM)
     return seed_console(app, tmp_path)
 
 
@@ -237,8 +238,8 @@ def test_explain_error_and_excel_safe_export():
 
 
 def test_user_administration_guards(app):
-    add_user(app, "boss", "admin", "password-1234", "setup")
-    add_user(app, "lead", "team_lead", "password-1234", "setup")
+    add_user(app, "boss", "admin", "password-1234", SYSTEM)
+    add_user(app, "lead", "team_lead", "password-1234", SYSTEM)
     with pytest.raises(PermissionDenied):
         set_role(app, "boss", "agent", "lead")
     with pytest.raises(Refused):

@@ -4,7 +4,9 @@ from datetime import timedelta
 
 from hde_core.db.models import Campaign, ContactIdentity, Message, Ticket
 from hde_core.services import dashboards
+from hde_core.services.authz import SYSTEM
 from hde_core.services.provision import provision
+from tests.staff import seed_staff
 
 
 def seed(app, clock, tmp_path):
@@ -13,7 +15,8 @@ def seed(app, clock, tmp_path):
         '[[channels]]\nname = "tg"\nkind = "telegram"\n\n[[channels]]\nname = "wa"\nkind = "wa_business"\n'
         'provider = "meta_cloud"\n'
     )
-    provision(app, path, "admin")
+    provision(app, path, actor=SYSTEM)
+    seed_staff(app)
     now = clock.now()
     statuses = ["read", "read", "delivered", "sent", "failed", "held", "uncertain", "queued"]
     with app.db.transaction() as s:

@@ -27,6 +27,7 @@ from hde_core.services.templates import (
 from hde_core.services.wa_settings import get_wa_settings, update_wa_settings
 from tests.channels.wa_helpers import Sim, provision_meta
 from tests.services.helpers import provision_email
+from tests.staff import seed_staff
 
 
 @pytest.fixture
@@ -234,6 +235,7 @@ def test_bad_parameter_mappings_are_refused(app, world, params, error):
 
 
 def test_estimate_uses_country_prices_then_the_default(app):
+    seed_staff(app)
     pricing.set_price(app, "utility", "0.0200", "lead", country="RU", currency="USD")
     pricing.set_price(app, "utility", "0,0100", "lead")  # comma decimal accepted
     pricing.set_price(app, "marketing", "0.05", "lead", country="RU")
@@ -274,12 +276,14 @@ def test_estimate_for_a_channel_uses_its_default_template_category(app, world):
     ],
 )
 def test_bad_prices_are_refused_and_nothing_is_written(app, category, price, country, currency):
+    seed_staff(app)
     with pytest.raises(InputError):
         pricing.set_price(app, category, price, "lead", country=country, currency=currency)
     assert pricing.list_prices(app) == []
 
 
 def test_prices_can_be_changed_and_deleted(app):
+    seed_staff(app)
     pricing.set_price(app, "utility", "0.01", "lead")
     pricing.set_price(app, "utility", "0.02", "lead", currency="eur")
     assert [(p["price"], p["currency"]) for p in pricing.list_prices(app)] == [("0.0200", "EUR")]

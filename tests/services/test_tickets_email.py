@@ -10,6 +10,7 @@ from hde_core.dispatch.immediate import initiate_ticket
 from hde_core.errors import Refused
 from hde_core.sandbox.smtp_sink import free_port, list_mail, wait_for_mail
 from hde_core.services.audit import ticket_trail
+from hde_core.services.authz import SYSTEM
 from hde_core.services.tickets import TicketRequest
 from hde_core.services.users import add_user
 from tests.services.helpers import provision_email
@@ -110,7 +111,7 @@ def test_unknown_department_assignee_and_bad_address_are_reported_together(email
 
 
 def test_priority_assignee_and_author_are_stored(email_app):  # R5, R7
-    add_user(email_app, "bob", "agent", "password123", "admin")
+    add_user(email_app, "bob", "agent", "password123", SYSTEM)
     result = initiate_ticket(
         email_app, request(priority="urgent", assignee="bob", from_client=True), "alice"
     )

@@ -15,8 +15,10 @@ from hde_core.db.models import (
 )
 from hde_core.domain import events as ev
 from hde_core.domain.statuses import MessageStatus as S
+from hde_core.services.authz import SYSTEM
 from hde_core.services.provision import provision
 from hde_core.services.webhooks import record_events
+from tests.staff import seed_staff
 
 
 @pytest.fixture
@@ -25,7 +27,8 @@ def tg(app, tmp_path):
     path.write_text(
         '[[channels]]\nname = "tg"\nkind = "telegram"\n[channels.credentials]\ntoken = "1:A"\n'
     )
-    provision(app, path, "admin")
+    provision(app, path, actor=SYSTEM)
+    seed_staff(app)
     with app.db.reader() as s:
         return s.scalar(select(Channel.id).where(Channel.name == "tg"))
 

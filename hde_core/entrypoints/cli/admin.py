@@ -7,21 +7,29 @@ import threading
 from pathlib import Path
 
 import click
+from sqlalchemy.engine import make_url
 
 from hde_core.bootstrap import App
 from hde_core.config import load_settings
 from hde_core.db.migrate import upgrade
+from hde_core.db.roles import create_app_role
 from hde_core.db.session import Database
+from hde_core.domain.roles import Permission
 from hde_core.entrypoints.cli.common import (
     CliState,
     json_option,
     needs_app,
+    needs_app_as_process,
     pass_state,
     print_json,
     say,
+    warn,
 )
 from hde_core.errors import UsageError
+from hde_core.i18n import t
 from hde_core.sandbox.smtp_sink import SmtpSink, list_mail, mail_dir
+from hde_core.services.authz import authorize
+from hde_core.services.credentials import rotate
 from hde_core.services.provision import provision
 from hde_core.services.users import add_user
 
@@ -50,7 +58,7 @@ def user() -> None:
 @click.argument("login")
 @click.option("--role", required=True, type=click.Choice(["admin", "team_lead", "agent", "viewer"]))
 @click.option("--name", "display_name", default="", help="Display name.")
-@needs_app
+@needs_app_as_process
 def user_add(state: CliState, app: App, login: str, role: str, display_name: str) -> None:
     """Create a console user (password from HDE_PASSWORD, or asked twice)."""
     password = os.environ.get("HDE_PASSWORD")
@@ -87,6 +95,61 @@ def provision_cmd(state: CliState, app: App, file: Path, dry_run: bool, as_json:
         changed=report.changed,
         unchanged=report.unchanged,
     )
+
+
+@click.group("db")
+def db_group() -> None:
+    """The database itself (run as its owner)."""
+
+
+@db_group.command("app-role")
+@click.argument("name")
+@click.option(
+    "--password",
+    envvar="HDE_APP_ROLE_PASSWORD",
+    default=None,
+    help="The role's password (default: HDE_APP_ROLE_PASSWORD, or asked).",
+)
+def db_app_role(name: str, password: str | None) -> None:
+    """Create (or update) the PostgreSQL role the application should connect as: it owns
+    nothing, so it cannot switch off the audit trail's protection."""
+    settings = load_settings()
+    if password is None:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    db = Database(settings.resolved_database_url)
+    try:
+        created = create_app_role(db, name, password or "")
+    finally:
+        db.dispose()
+    url = make_url(settings.resolved_database_url).set(username=name, password="PASSWORD")
+    say(
+        "cli.db.role_ready",
+        name=name,
+        how=t("cli.db.created" if created else "cli.db.updated"),
+        url=url.render_as_string(hide_password=False),
+    )
+
+
+@click.group()
+def secrets() -> None:
+    """HDE_SECRET_KEY and the secrets it encrypts."""
+
+
+@secrets.command("rotate")
+@click.argument("old_key", envvar="HDE_OLD_SECRET_KEY")
+@click.argument("new_key", envvar="HDE_NEW_SECRET_KEY")
+@needs_app_as_process
+def secrets_rotate(state: CliState, app: App, old_key: str, new_key: str) -> int:
+    """Re-encrypt every stored credential from OLD_KEY to NEW_KEY (an admin's act).
+
+    Then set HDE_SECRET_KEY=NEW_KEY everywhere and restart. The keys may also come from
+    HDE_OLD_SECRET_KEY / HDE_NEW_SECRET_KEY (kept out of the shell history)."""
+    authorize(app, state.actor, Permission.MANAGE_CHANNELS)
+    report = rotate(app, old_key, new_key, state.actor)
+    say("cli.secrets.rotated", rotated=report.rotated, already=report.already)
+    for label in report.lost:
+        warn("cli.secrets.lost", item=label)
+    return 1 if report.lost else 0
 
 
 @click.group()
@@ -145,3 +208,5 @@ def register(cli: click.Group) -> None:
     cli.add_command(user)
     cli.add_command(provision_cmd)
     cli.add_command(sandbox)
+    cli.add_command(secrets)
+    cli.add_command(db_group)

@@ -19,10 +19,19 @@ import click
 
 from hde_core.bootstrap import App, configure_logging
 from hde_core.dispatch.worker import Worker, WorkerOptions
-from hde_core.entrypoints.cli.common import CliState, json_option, needs_app, print_json, say, warn
+from hde_core.entrypoints.cli.common import (
+    CliState,
+    json_option,
+    needs_app,
+    needs_app_as_process,
+    print_json,
+    say,
+    warn,
+)
 from hde_core.errors import UsageError
 from hde_core.i18n import t
 from hde_core.services import campaigns as svc
+from hde_core.services.credentials import require_readable
 from hde_core.services.messages import list_messages, resend
 
 _RELATIVE = re.compile(r"^\+(\d+)([mhd])$")
@@ -197,7 +206,7 @@ def send(
 @click.option("--poll", type=click.FloatRange(0.01, 60), default=0.5, show_default=True)
 @click.option("--until-idle", is_flag=True, help="Stop when nothing is left to send now.")
 @click.option("--no-periodic", is_flag=True, help="Do not run the periodic jobs here.")
-@needs_app
+@needs_app_as_process
 def worker(
     state: CliState,
     app: App,
@@ -213,6 +222,7 @@ def worker(
     Run any number of them on PostgreSQL. SIGTERM (or Ctrl+C) finishes the messages in
     flight and claims no new ones.
     """
+    require_readable(app)  # with a wrong HDE_SECRET_KEY no channel could send
     configure_logging(logging.INFO)
     runner = Worker(
         app,

@@ -9,7 +9,15 @@ from collections import Counter
 import click
 
 from hde_core.bootstrap import App
-from hde_core.entrypoints.cli.common import CliState, json_option, needs_app, print_json, say, warn
+from hde_core.entrypoints.cli.common import (
+    CliState,
+    json_option,
+    needs_app,
+    needs_app_as_process,
+    print_json,
+    say,
+    warn,
+)
 from hde_core.errors import UsageError
 from hde_core.services.channel_checks import check_channels, register_webhooks
 from hde_core.services.channel_settings import set_initiation
@@ -116,7 +124,7 @@ def _summary(counts: Counter[str]) -> str:
     "--delete-webhook", is_flag=True, help="Remove the bot's webhook first (Telegram needs that)."
 )
 @json_option
-@needs_app
+@needs_app_as_process
 def poll_cmd(
     state: CliState,
     app: App,

@@ -12,7 +12,9 @@ from typing import Any, TypeVar
 import click
 
 from hde_core.bootstrap import App, bootstrap
+from hde_core.domain.roles import Permission
 from hde_core.i18n import t
+from hde_core.services.authz import authorize
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -65,7 +67,25 @@ def json_option(f: F) -> F:
 
 
 def needs_app(f: F) -> F:
-    """Pass the bootstrapped app (schema checked) as the first argument after the state."""
+    """Pass the bootstrapped app (schema checked) as the first argument after the state.
+
+    The command acts as ``--actor`` (``HDE_ACTOR``, default the OS user), who must be an
+    existing active console user: anyone else is refused here with one line, exit 2.
+    What the actor may change is then checked by each use case (SPEC §6).
+    """
+
+    @wraps(f)
+    def wrapper(state: CliState, *args: Any, **kwargs: Any) -> Any:
+        app = state.app()
+        authorize(app, state.actor, Permission.VIEW)
+        return f(state, app, *args, **kwargs)
+
+    return pass_state(wrapper)  # type: ignore[return-value]
+
+
+def needs_app_as_process(f: F) -> F:
+    """Like :func:`needs_app` for what runs as the product itself, with no actor to check
+    (the worker, polling) or before any user exists (creating the first admin)."""
 
     @wraps(f)
     def wrapper(state: CliState, *args: Any, **kwargs: Any) -> Any:

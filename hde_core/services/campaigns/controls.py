@@ -11,10 +11,12 @@ from hde_core.db.models import (
     Message,
 )
 from hde_core.domain.campaigns import CampaignStatus, can_move
+from hde_core.domain.roles import Permission
 from hde_core.domain.statuses import MessageStatus
 from hde_core.errors import Refused
 from hde_core.services import audit
 from hde_core.services.audit import insert_audit_rows
+from hde_core.services.authz import authorize
 from hde_core.services.campaigns.report import CampaignReport, by_key, campaign_report
 
 S = MessageStatus
@@ -60,11 +62,13 @@ def _set_status(app: App, key: str, actor: str, new: CampaignStatus) -> None:
 
 def pause(app: App, key: str, actor: str) -> CampaignReport:
     """No new message of the campaign is claimed; those being sent finish."""
+    authorize(app, actor, Permission.BULK_SEND)
     _set_status(app, key, actor, CampaignStatus.PAUSED)
     return campaign_report(app, key)
 
 
 def resume(app: App, key: str, actor: str) -> CampaignReport:
+    authorize(app, actor, Permission.BULK_SEND)
     _set_status(app, key, actor, CampaignStatus.RUNNING)
     return campaign_report(app, key)
 
@@ -72,6 +76,7 @@ def resume(app: App, key: str, actor: str) -> CampaignReport:
 def cancel(app: App, key: str, actor: str) -> CampaignReport:
     """Unsent messages (queued, retrying, held) stay unsent for good: ``cancelled``. A
     launch in progress stops at its next chunk (its transaction sees the cancellation)."""
+    authorize(app, actor, Permission.BULK_SEND)
     now = app.clock.now()
     with app.db.transaction() as session:
         campaign = by_key(session, key)

@@ -40,11 +40,13 @@ from hde_core.db.models import (
 )
 from hde_core.domain.campaigns import CampaignStatus, check_move, shown_status
 from hde_core.domain.channels import ChannelKind
+from hde_core.domain.roles import Permission
 from hde_core.domain.statuses import MessageStatus
 from hde_core.domain.tickets import Priority
 from hde_core.errors import Refused
 from hde_core.services import audit
 from hde_core.services.audit import insert_audit_rows
+from hde_core.services.authz import authorize
 from hde_core.services.campaigns.contacts import identities
 from hde_core.services.campaigns.drafts import drafts, message_key, paired
 from hde_core.services.campaigns.plan import (
@@ -111,6 +113,7 @@ def launch(
     an unreadable list, and :class:`Refused` for a campaign key already used for another
     message or a cancelled campaign.
     """
+    authorize(app, actor, Permission.VIEW if req.dry_run else Permission.BULK_SEND)
     validate_progress = (
         (lambda done, total: progress("validate", done, total)) if progress else None
     )
