@@ -20,6 +20,7 @@ from sqlalchemy import func, or_, select, text
 
 from hde_core.bootstrap import App
 from hde_core.db.models import Campaign, Channel, Contact, ContactIdentity, Message, Ticket
+from hde_core.domain.campaigns import shown_status
 from hde_core.domain.statuses import MessageStatus
 from hde_core.i18n import catalogue, t
 from hde_core.lists.report import write_table
@@ -222,7 +223,7 @@ class CampaignChoice:
     id: int
     key: str
     name: str
-    status: str
+    status: str  # shown: launching, interrupted, scheduled, running, paused, …
     created_at: datetime
     messages: int
 
@@ -241,6 +242,8 @@ def campaign_choices(app: App, limit: int = 200) -> list[CampaignChoice]:
             Campaign.key,
             Campaign.name,
             Campaign.status,
+            Campaign.scheduled_at,
+            Campaign.launch_heartbeat_at,
             Campaign.created_at,
             func.coalesce(counts.c.n, 0),
         )
@@ -248,8 +251,12 @@ def campaign_choices(app: App, limit: int = 200) -> list[CampaignChoice]:
         .order_by(Campaign.created_at.desc(), Campaign.id.desc())
         .limit(limit)
     )
+    now = app.clock.now()
     with app.db.reader() as session:
-        return [CampaignChoice(*row) for row in session.execute(q).all()]
+        return [
+            CampaignChoice(cid, key, name, shown_status(status, at, heartbeat, now), created, n)
+            for cid, key, name, status, at, heartbeat, created, n in session.execute(q).all()
+        ]
 
 
 @dataclass(frozen=True)

@@ -373,3 +373,23 @@ def test_a_chunk_written_into_a_campaign_finished_meanwhile_reopens_it(email_app
     )
     # the first chunk finds it done (every message sent); later ones find queued messages
     assert states == ["done", "launching", "running", "launching", "running", "launching"]
+
+
+def test_the_console_campaign_list_shows_scheduled_and_interrupted(email_app, clock, monkeypatch):
+    from hde_core.services.delivery import campaign_choices
+
+    later = request(campaign_key="later", scheduled_at=clock.now() + timedelta(hours=1))
+    svc.launch(email_app, later, "lead")
+    monkeypatch.setattr(launching, "CHUNK", 2)
+    real = launching._write_chunk
+
+    def dies(app, plan, campaign_id, chunk, *args):
+        if plan.key == "cut" and chunk[0].values["order_id"] == "O-2":
+            raise OSError("killed")
+        return real(app, plan, campaign_id, chunk, *args)
+
+    monkeypatch.setattr(launching, "_write_chunk", dies)
+    with pytest.raises(OSError):
+        svc.launch(email_app, request(source=many(6), campaign_key="cut"), "lead")
+    shown = {c.key: c.status for c in campaign_choices(email_app)}
+    assert shown == {"later": "scheduled", "cut": "interrupted"}
