@@ -22,9 +22,9 @@ from hde_core.db.models import Campaign, Message
 from hde_core.sandbox.smtp_sink import wait_for_mail
 from hde_core.services import campaigns
 from hde_core.services.provision import provision
-from hde_core.services.users import add_user
 from tests.conftest import TEST_SECRET
 from tests.dispatch.test_processes import start_worker, stop
+from tests.staff import seed_staff
 
 pytestmark = [
     pytest.mark.postgres,
@@ -93,8 +93,8 @@ def send(env: dict[str, str], source: Path, *extra: str) -> subprocess.Popen[str
 def env(app, db_url, data_dir, tmp_path, smtp_sink):
     path = tmp_path / "provision.toml"
     path.write_text(PROVISION.format(smtp=smtp_sink.url), encoding="utf-8")
+    seed_staff(app)  # the admin who provisions, the team lead "lead" who launches
     provision(app, path, actor="admin")
-    add_user(app, "lead", "team_lead", "correct-horse-42", "setup")
     return {
         **os.environ,
         "HDE_DATABASE_URL": db_url,
