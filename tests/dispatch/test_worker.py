@@ -218,8 +218,7 @@ def test_expired_lease_becomes_uncertain_and_only_a_team_lead_resends(app, tg, f
     assert statuses(app) == {"uncertain": 2}
     run(app)
     assert fake.calls == []  # never resent by itself
-    add_user(app, "agent1", "agent", "password-123", SYSTEM)
-    add_user(app, "lead", "team_lead", "password-123", SYSTEM)
+    add_user(app, "agent1", "agent", "password-123", SYSTEM)  # "lead" is in the staff
     with pytest.raises(PermissionDenied):
         resend(app, ids, "agent1")
     result = resend(app, [ids[0], 999_999], "lead")

@@ -17,6 +17,7 @@ from hde_core.services.tickets import TicketRequest
 from hde_core.services.wa_settings import get_wa_settings
 from tests.channels.wa_helpers import wait_until
 from tests.conftest import make_settings
+from tests.staff import seed_staff
 
 CHANNELS = ("whatsapp-business", "whatsapp-360dialog")
 
@@ -33,6 +34,7 @@ def demo(sqlite_url, data_dir, tmp_path):
         sqlite_url, data_dir, services_port=port, public_url=f"http://127.0.0.1:{port}"
     )
     app = prepare(settings, demo_file)
+    seed_staff(app)
     http = HttpServicesService(app, settings)
     http.start()
     WaBusinessDemoService(app, settings).start()
