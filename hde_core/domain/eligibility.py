@@ -48,6 +48,7 @@ class RecipientState:
     missing_field: str | None = None  # first empty required field / template parameter
     duplicate: bool = False  # same recipient earlier in the same list
     unreadable: bool = False  # the list row holds bytes that are not text
+    text_too_long: bool = False  # the row's message is longer than the channel takes
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,8 @@ def evaluate(channel: ChannelState, recipient: RecipientState, now: datetime) ->
         reasons.append(Reason.DUPLICATE)
     if recipient.missing_field:
         reasons.append(Reason.MISSING_FIELD)
+    if recipient.text_too_long:
+        reasons.append(Reason.TEXT_TOO_LONG)
     if recipient.opted_out:
         reasons.append(Reason.OPTED_OUT)
     if requires_prior_contact(channel.kind) and not recipient.has_written:

@@ -9,6 +9,9 @@ the provider would refuse is caught at validation time, not by the provider.
 from __future__ import annotations
 
 import re
+from typing import TypeVar
+
+T = TypeVar("T")
 
 #: Reason codes (list report, ticket field errors, the outcome of a refused send).
 TEXT_EMPTY = "text_empty"
@@ -21,11 +24,17 @@ _PARAM_SPACES = re.compile(r" {5,}")
 _PARAM_FORBIDDEN = re.compile(r"[\r\n\t]| {5,}")
 
 
+def too_long(length: T, max_length: int) -> T:
+    """Whether a text of ``length`` characters is over the limit: the one comparison, for
+    one length (a ticket, a send) or a whole list's array of lengths at once."""
+    return length > max_length  # type: ignore[operator, return-value]
+
+
 def text_problem(text: str, max_length: int) -> str | None:
     """``text_empty``, ``text_too_long`` or None."""
     if not text.strip():
         return TEXT_EMPTY
-    if len(text) > max_length:
+    if too_long(len(text), max_length):
         return TEXT_TOO_LONG
     return None
 

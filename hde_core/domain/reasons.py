@@ -26,6 +26,9 @@ class Reason(StrEnum):
     #: The row holds bytes that are not text (a NUL byte, or bytes invalid in the file's
     #: encoding): refused on its own, the rest of the list is judged (SPEC §5).
     UNREADABLE_ROW = "unreadable_row"
+    #: The message rendered for the row is longer than the channel's provider takes
+    #: (issue 15.4): refused at validation, never sent to be refused by the provider.
+    TEXT_TOO_LONG = "text_too_long"
 
 
 class Action(StrEnum):
@@ -47,6 +50,7 @@ REASON_PRIORITY: tuple[Reason, ...] = (
     R.INVALID_PHONE,
     R.DUPLICATE,
     R.MISSING_FIELD,
+    R.TEXT_TOO_LONG,
     R.OPTED_OUT,
     R.NO_PRIOR_CONTACT,
     R.NO_DEFAULT_TEMPLATE,

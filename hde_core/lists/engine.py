@@ -2,8 +2,8 @@
 
 :func:`hde_core.domain.eligibility.evaluate` decides for one recipient. A row's verdict
 depends only on a handful of facts — address missing/invalid/ok, has written, opted out,
-window open, duplicate, the first empty required field — so the engine packs those facts
-into one small integer per row, calls ``evaluate`` once per distinct combination (a few
+window open, duplicate, unreadable, message too long, the first empty required field — so
+the engine packs those facts into one small integer per row, calls ``evaluate`` once per distinct combination (a few
 dozen calls for a million rows), and spreads the answers back with numpy. The bulk verdict
 is therefore ``evaluate``'s verdict by construction, not a re-implementation of it.
 
@@ -89,6 +89,7 @@ def verdicts_on_channel(
     required_fields: Sequence[str],
     now: datetime,
     unreadable: np.ndarray | None = None,
+    text_too_long: np.ndarray | None = None,
 ) -> ChannelVerdicts:
     """Every row's verdict on one channel, from ``evaluate`` on each distinct set of facts."""
     n = len(recipients.status)
@@ -103,12 +104,13 @@ def verdicts_on_channel(
     dup = duplicates(recipients.dedupe_key).astype(np.int64)
     field = missing_field.astype(np.int64) + 1  # 0: none
     bad = np.zeros(n, dtype=np.int64) if unreadable is None else unreadable.astype(np.int64)
+    long = np.zeros(n, dtype=np.int64) if text_too_long is None else text_too_long.astype(np.int64)
     combo = recipients.status.astype(np.int64) + 3 * (
         fact(index.has_written)
         + 2
         * (
             fact(index.opted_out)
-            + 2 * (fact(index.window_open) + 2 * (dup + 2 * (bad + 2 * field)))
+            + 2 * (fact(index.window_open) + 2 * (dup + 2 * (bad + 2 * (long + 2 * field))))
         )
     )
     present = np.bincount(combo)  # small non-negative integers: no sort needed
@@ -125,7 +127,8 @@ def verdicts_on_channel(
         opted_out, rest = rest % 2, rest // 2
         window_open, rest = rest % 2, rest // 2
         duplicate, rest = rest % 2, rest // 2
-        row_unreadable, field_index = rest % 2, rest // 2 - 1
+        row_unreadable, rest = rest % 2, rest // 2
+        row_too_long, field_index = rest % 2, rest // 2 - 1
         verdict = evaluate(
             state,
             RecipientState(
@@ -136,6 +139,7 @@ def verdicts_on_channel(
                 missing_field=required_fields[field_index] if field_index >= 0 else None,
                 duplicate=bool(duplicate),
                 unreadable=bool(row_unreadable),
+                text_too_long=bool(row_too_long),
             ),
             now,
         )

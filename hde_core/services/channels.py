@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hde_core.channels.base import ChannelConfig
-from hde_core.channels.registry import ADAPTERS
+from hde_core.channels.registry import ADAPTERS, adapter_class
 from hde_core.db.models import Channel, Department, WaTemplate
 from hde_core.domain.channels import ChannelKind, ConnectionStatus, Provider
 from hde_core.domain.eligibility import ChannelState
@@ -22,6 +22,14 @@ def channel_by_name(session: Session, name: str) -> Channel:
         known = ", ".join(session.scalars(select(Channel.name).order_by(Channel.name))) or "—"
         raise NotFound("error.channel_not_found", name=name, known=known)
     return channel
+
+
+def text_limit(kind: ChannelKind | str, provider: Provider | str) -> int | None:
+    """The longest messenger text the channel's provider takes (the adapter declares it and
+    checks it before any call); None for email, whose body goes into a notification."""
+    if kind == ChannelKind.EMAIL:
+        return None
+    return adapter_class(provider).max_text_length
 
 
 def channel_config(session: Session, secrets: SecretBox, channel: Channel) -> ChannelConfig:

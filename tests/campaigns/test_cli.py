@@ -116,3 +116,26 @@ def test_uncertain_listing_and_resend_by_a_team_lead(env, tmp_path, smtp_sink):
     assert sorted(map(str, json.loads(ok.stdout)["resent"])) == ids
     assert hde(env, "worker", "--until-idle", "--no-periodic").returncode == 0
     assert len(wait_for_mail(smtp_sink.directory, 2)) == 2
+
+
+def test_send_dry_run_counts_rows_whose_message_is_over_the_limit(env, tmp_path):
+    """Issue 15.4: the check of ``hde send`` refuses a row whose WhatsApp text would be
+    over 4,096 characters (``text_too_long``), before anything is written."""
+    from tests.campaigns.test_wa_business import ANNA, IGOR, setup
+
+    app = bootstrap(make_settings(env["HDE_DATABASE_URL"], Path(env["HDE_DATA_DIR"])))
+    try:
+        setup(app, tmp_path, app.clock)
+    finally:
+        app.close()
+    path = tmp_path / "wa.csv"
+    # order_id: the custom field the email provisioning makes required
+    rows = f"{ANNA};{'y' * 4097};A-1\n{IGOR};ok;A-2\n"
+    path.write_text("Телефон;note;order_id\n" + rows, encoding="utf-8")
+    args = ["send", str(path), "--channel", "wa", "--subject", "s", "--body", "{{ note }}"]
+    out = hde(env, *args, "--dry-run", "--json")
+    assert out.returncode == 1, out.stderr
+    summary = json.loads(out.stdout)
+    assert (summary["eligible"], summary["reasons"]["text_too_long"]) == (1, 1)
+    words = hde(env, *args, "--dry-run")
+    assert "text_too_long" in words.stdout + words.stderr

@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from hde_core.db.models import Channel, Contact, ContactIdentity, Message, WaTemplate
 from hde_core.services import campaigns as svc
+from hde_core.services.lists import write_report
 from tests.channels.wa_helpers import ANNA, IGOR, provision_meta
 
 LIST = f"Телефон;Имя;order_id\n{ANNA};Анна;A-1\n{IGOR};Игорь;A-2\n".encode()
@@ -114,3 +115,34 @@ def test_campaign_template_takes_its_parameters_from_the_row(app, tmp_path, cloc
         "order_ready",
         {"1": "A-1"},
     )
+
+
+def test_a_row_whose_message_is_over_the_limit_is_refused_at_validation(app, tmp_path, clock):
+    """Issue 15.4: WhatsApp takes 4,096 characters. A row whose rendered message is longer
+    is refused with ``text_too_long`` in the check and its report, before anything is
+    written or sent; the other rows go. One character less is sent."""
+    setup(app, tmp_path, clock)
+    body = "{{ Имя }}: {{ note }}"
+    fits = "x" * (4096 - len("Игорь: "))  # exactly the limit once rendered
+    rows = [f"{ANNA};Анна;{'y' * 5000}", f"{IGOR};Игорь;{fits}"]
+    source = ("Телефон;Имя;note\n" + "\n".join(rows) + "\n").encode()
+    req = svc.SendRequest(source=source, filename="wa.csv", channels=["wa"], subject="s", body=body)
+
+    plan, result = svc.plan_launch(app, req)
+    verdicts = {r.recipient: r for r in result.iter_rows()}
+    assert verdicts[ANNA].reason == "text_too_long" and verdicts[IGOR].reason == "eligible"
+    assert result.summary()["reasons"]["text_too_long"] == 1
+    assert "longer than this channel's provider accepts" in verdicts[ANNA].message("en")
+    assert "длиннее, чем принимает провайдер канала" in verdicts[ANNA].message("ru")
+
+    report = tmp_path / "report.csv"
+    write_report(result, report, "en")
+    lines = report.read_text(encoding="utf-8-sig").splitlines()
+    anna = next(line for line in lines if "Анна" in line)
+    assert "text_too_long" in anna and "text_too_long" not in "".join(lines[2:])
+
+    launched = svc.launch(app, req, "lead")
+    assert (launched.summary["eligible"], launched.tickets_created) == (1, 1)
+    m = messages(app)
+    assert {recipient for recipient, _ in m} == {IGOR}
+    assert len(m[(IGOR, "text")].payload["text"]) == 4096

@@ -22,12 +22,23 @@ def test_priority_order_matches_spec():
         "invalid_phone",
         "duplicate",
         "missing_field",
+        "text_too_long",
         "opted_out",
         "no_prior_contact",
         "no_default_template",
     ]
     assert first_reason({Reason.NO_PRIOR_CONTACT, Reason.DUPLICATE}) == Reason.DUPLICATE
     assert first_reason(set()) == Reason.ELIGIBLE
+    assert first_reason({Reason.TEXT_TOO_LONG, Reason.OPTED_OUT}) == Reason.TEXT_TOO_LONG
+    assert first_reason({Reason.TEXT_TOO_LONG, Reason.MISSING_FIELD}) == Reason.MISSING_FIELD
+
+
+def test_text_too_long_refuses_the_row():  # issue 15.4
+    state = ChannelState(ChannelKind.TELEGRAM)
+    ok = evaluate(state, RecipientState(has_written=True), NOW)
+    long = evaluate(state, RecipientState(has_written=True, text_too_long=True), NOW)
+    assert ok.reason == Reason.ELIGIBLE
+    assert (long.reason, long.action) == (Reason.TEXT_TOO_LONG, None)
 
 
 def test_email_to_anyone_valid():  # R2

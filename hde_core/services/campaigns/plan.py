@@ -16,6 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from jinja2 import TemplateSyntaxError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -174,16 +175,34 @@ def plan_launch(
     required = sorted(placeholders(req.subject, req.body) & headers)
     required += [c for c in req.params.values() if c not in required]
     required += [f.key for f in custom if f.required and f.key not in required]
+    messengers = any(p.kind != ChannelKind.EMAIL for p in plans.values())
     result = validate_list(
         app,
         loaded,
         [p.channel.name for p in plans.values()],
         required_fields=tuple(required),
         progress=progress,
+        text_lengths=message_lengths(loaded, req.body or "") if messengers else None,
     )
     key = req.campaign_key or default_key(loaded, req, list(plans))
     custom_keys = [f.key for f in custom if f.key in headers]
     return Plan(req, loaded, plans, tuple(required), key, custom_keys), result
+
+
+def message_lengths(loaded: LoadedList, body: str) -> np.ndarray:
+    """The length of each row's messenger text, rendered exactly as the launch renders the
+    ticket body it sends; a body without placeholders is rendered once."""
+    if not placeholders(body):
+        return np.full(loaded.row_count, len(render(body, {}).strip()), dtype=np.int64)
+    template = rendering.compiled(body)
+    return np.fromiter(
+        (
+            len(template.render(row_context({k: str(v) for k, v in values.items()})).strip())
+            for values in loaded.iter_rows()
+        ),
+        dtype=np.int64,
+        count=loaded.row_count,
+    )
 
 
 def _channel_names(channels: Sequence[str]) -> list[str]:

@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 from hde_core.bootstrap import App
 from hde_core.domain.channels import PHONE_KINDS, ChannelKind
 from hde_core.domain.eligibility import ChannelState
+from hde_core.domain.limits import too_long
 from hde_core.domain.reasons import Action, Reason
 from hde_core.errors import InputError, UsageError
 from hde_core.i18n import t
@@ -41,7 +42,7 @@ from hde_core.lists.recipients import (
     resolve_messengers,
 )
 from hde_core.lists.text import is_blank_mask
-from hde_core.services.channels import channel_by_name, channel_state
+from hde_core.services.channels import channel_by_name, channel_state, text_limit
 from hde_core.services.lists.loading import LoadedList
 
 #: Rows normalised per step (bounds memory; one progress tick each).
@@ -54,6 +55,8 @@ class ChannelInfo:
     name: str
     kind: ChannelKind
     state: ChannelState
+    #: The longest messenger text its provider takes (None: email).
+    text_limit: int | None = None
 
 
 @dataclass(frozen=True)
@@ -197,12 +200,15 @@ def validate_list(
     check_deliverability: bool = False,
     progress: Callable[[int, int], None] | None = None,
     deliverable: Callable[[str], bool] | None = None,
+    text_lengths: np.ndarray | None = None,
 ) -> ValidationResult:
     """Every row's verdict on ``channels`` (one name, or an ordered fallback list, R9).
 
     ``required_fields`` are columns that must be non-empty in a row (required custom
     fields, template parameters, placeholders of the message): a row missing one gets
-    ``missing_field`` naming it. Raises :class:`NotFound` for an unknown channel and
+    ``missing_field`` naming it. ``text_lengths`` is the length of each row's rendered
+    message: a row whose message is longer than a messenger channel's provider takes gets
+    ``text_too_long`` on that channel (issue 15.4). Raises :class:`NotFound` for an unknown channel and
     :class:`InputError` when the list has no column to reach any of the channels by."""
     names = parse_channels(channels)
     now = app.clock.now()
@@ -213,7 +219,13 @@ def validate_list(
             channel = channel_by_name(session, name)
             kind = ChannelKind(channel.kind)
             infos.append(
-                ChannelInfo(channel.id, channel.name, kind, channel_state(session, channel))
+                ChannelInfo(
+                    channel.id,
+                    channel.name,
+                    kind,
+                    channel_state(session, channel),
+                    text_limit(kind, channel.provider),
+                )
             )
     columns = [recipient_column(loaded, info.kind) for info in infos]
     if all(c is None for c in columns):
@@ -277,9 +289,19 @@ def validate_list(
                 found = _concat(resolved)
             indexes.append(index)
             recipients.append(found)
+            long = None
+            if text_lengths is not None and info.text_limit is not None:
+                long = too_long(text_lengths, info.text_limit)
             per_channel.append(
                 verdicts_on_channel(
-                    info.state, found, index, missing_field, required, now, loaded.unreadable
+                    info.state,
+                    found,
+                    index,
+                    missing_field,
+                    required,
+                    now,
+                    loaded.unreadable,
+                    long,
                 )
             )
     chosen = choose_channel(per_channel)
