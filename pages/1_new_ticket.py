@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from hde_core.console import current_lang, formatter, get_app, page, tr
+from hde_core.console.forms import reset_form, submission_key
 from hde_core.console.widgets import optional_select
 from hde_core.dispatch.immediate import initiate_ticket
 from hde_core.domain.channels import ChannelKind
@@ -14,7 +15,7 @@ from hde_core.services.audit import trail_rows
 from hde_core.services.recipients import ChannelOption, channel_options, search_contacts
 from hde_core.services.reference import ticket_form_options
 from hde_core.services.rendering import TAGS
-from hde_core.services.tickets import TicketRequest
+from hde_core.services.tickets import TicketRequest, TicketResult
 
 user = page("nav.new_ticket", Permission.CREATE_TICKET)
 app = get_app()
@@ -143,9 +144,8 @@ from_client = st.checkbox(
     tr("ticket.from_client"), key="nt_from_client", help=tr("ticket.from_client_help")
 )
 
-if st.button(
-    tr("ticket.submit"), type="primary", key="nt_submit", disabled=not picked.verdict.eligible
-):
+
+def _submit() -> None:
     request = TicketRequest(
         channel=picked.channel,
         to=picked.address or (typed or ""),
@@ -158,6 +158,7 @@ if st.button(
         send_email=send_email,
         from_client=from_client,
         contact_name=contact_name or None,
+        submission_key=submission_key("nt"),  # one submission = one ticket (issue 16.2)
     )
     try:
         with st.spinner(tr("ticket.sending")):
@@ -174,29 +175,30 @@ if st.button(
         for e in refused.errors:
             st.markdown(f"- {e.message(current_lang(), names)}")
     else:
-        st.session_state["nt_last_ticket"] = result.ticket_id
-        st.success(
+        st.session_state["nt_result"] = result
+        st.rerun()  # the same button is not offered again for this form
+
+
+done: TicketResult | None = st.session_state.get("nt_result")
+if done is None:
+    if st.button(
+        tr("ticket.submit"), type="primary", key="nt_submit", disabled=not picked.verdict.eligible
+    ):
+        _submit()
+else:
+    st.success(tr("cli.ticket.created", id=done.ticket_id, channel=done.channel, to=done.recipient))
+    if done.email_skipped:
+        st.info(tr(f"cli.ticket.skipped.{done.email_skipped}"))
+    for m in done.messages:
+        st.write(
             tr(
-                "cli.ticket.created",
-                id=result.ticket_id,
-                channel=result.channel,
-                to=result.recipient,
+                f"cli.ticket.message.{m.status}",
+                kind=m.kind,
+                id=m.id,
+                provider_id=m.provider_message_id or "",
+                error=m.error_text or "",
             )
         )
-        if result.email_skipped:
-            st.info(tr(f"cli.ticket.skipped.{result.email_skipped}"))
-        for m in result.messages:
-            st.write(
-                tr(
-                    f"cli.ticket.message.{m.status}",
-                    kind=m.kind,
-                    id=m.id,
-                    provider_id=m.provider_message_id or "",
-                    error=m.error_text or "",
-                )
-            )
-
-last = st.session_state.get("nt_last_ticket")
-if last:
-    st.subheader(tr("ticket.trail", id=last))
-    st.dataframe(trail_rows(app, last, current_lang()), hide_index=True, key="nt_trail")
+    st.button(tr("ticket.new"), type="primary", key="nt_new", on_click=reset_form, args=("nt",))
+    st.subheader(tr("ticket.trail", id=done.ticket_id))
+    st.dataframe(trail_rows(app, done.ticket_id, current_lang()), hide_index=True, key="nt_trail")

@@ -257,6 +257,9 @@ class Ticket(Base):
     send_email: Mapped[bool] = mapped_column(Boolean, default=True)
     fields: Mapped[dict[str, Any]] = mapped_column(JSONDoc, default=dict)
     campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"))
+    #: The console form's idempotency key: one submission makes one ticket, whatever the
+    #: clicks, refreshes or retries (the database refuses a second row with the same key).
+    submission_key: Mapped[str | None] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = _now_col()
     updated_at: Mapped[datetime] = _now_col()
 

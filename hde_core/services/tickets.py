@@ -13,6 +13,7 @@ from typing import Any
 
 from jinja2 import TemplateSyntaxError
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hde_core.bootstrap import App
@@ -75,6 +76,8 @@ class TicketRequest:
     send_email: bool = True
     from_client: bool = False
     contact_name: str | None = None
+    #: The form's idempotency key (one submission = one ticket); None outside the console.
+    submission_key: str | None = None
 
 
 @dataclass
@@ -237,7 +240,42 @@ def _text_limit(channel: Channel, body: str | None) -> list[FieldError]:
 
 
 def create_ticket(app: App, req: TicketRequest, actor: str) -> TicketResult:
-    """Validate and create, without any network call. Raises :class:`Refused` (nothing created)."""
+    """Validate and create, without any network call. Raises :class:`Refused` (nothing created).
+
+    A request carrying a ``submission_key`` already used gets the ticket made with it back
+    (nothing new is written): the unique column decides, also between concurrent calls.
+    """
+    if req.submission_key:
+        existing = submitted_ticket(app, req.submission_key)
+        if existing is not None:
+            return existing
+    try:
+        return _create_ticket(app, req, actor)
+    except IntegrityError:
+        existing = submitted_ticket(app, req.submission_key) if req.submission_key else None
+        if existing is None:
+            raise
+        return existing
+
+
+def submitted_ticket(app: App, key: str) -> TicketResult | None:
+    """The ticket a form submission with this key made, with its messages, or None."""
+    with app.db.reader() as session:
+        ticket = session.scalar(select(Ticket).where(Ticket.submission_key == key))
+        if ticket is None:
+            return None
+        channel = session.get(Channel, ticket.channel_id)
+        identity = session.get(ContactIdentity, ticket.identity_id) if ticket.identity_id else None
+        result = TicketResult(
+            ticket_id=ticket.id,
+            channel=channel.name if channel else "",
+            action=None,
+            recipient=identity.address if identity else "",
+        )
+    return refresh(app, result)
+
+
+def _create_ticket(app: App, req: TicketRequest, actor: str) -> TicketResult:
     now = app.clock.now()
     with app.db.transaction() as session:
         authorize(session, actor, Permission.CREATE_TICKET)
@@ -285,6 +323,7 @@ def create_ticket(app: App, req: TicketRequest, actor: str) -> TicketResult:
             created_by=actor,
             send_email=req.send_email,
             fields={k: v for k, v in req.fields.items()},
+            submission_key=req.submission_key,
         )
         session.add(ticket)
         session.flush()

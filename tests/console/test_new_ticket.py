@@ -89,3 +89,44 @@ def test_email_flag_is_not_applicable_to_messengers(console_app, tmp_path):
     assert at.checkbox(key="nt_send_email").disabled
     assert "never written to this channel" in at.warning[0].value
     assert at.button(key="nt_submit").disabled
+
+
+def test_one_submission_makes_one_ticket_and_offers_a_new_form(console_app, tmp_path, smtp_sink):
+    from sqlalchemy import func, select
+
+    from hde_core.db.models import Ticket
+    from hde_core.sandbox.smtp_sink import list_mail
+
+    def tickets():
+        with console_app.db.reader() as s:
+            return s.scalar(select(func.count()).select_from(Ticket))
+
+    provision_email(console_app, tmp_path, smtp_sink.url)
+    at = run_page("pages/1_new_ticket.py", role="agent")
+    at.text_input(key="nt_to").input("new.client@example.com").run()
+    at.selectbox(key="nt_department").select("IT").run()
+    fill(at, nt_subject="Ваш заказ", nt_body="Заказ готов", nt_field_order_id="77")
+    at.button(key="nt_submit").click().run()
+    assert not at.exception
+    assert "Заявка №1 создана" in at.success[-1].value
+    # the same button is not offered again: a fresh form is
+    assert [b.key for b in at.button if b.key == "nt_submit"] == []
+    assert at.button(key="nt_new").label == "Новое обращение"
+    # the same submission again (a run interrupted before it showed its result, a retry)
+    del at.session_state["nt_result"]
+    at.run()
+    at.button(key="nt_submit").click().run()
+    assert "Заявка №1 создана" in at.success[-1].value
+    assert tickets() == 1
+    wait_for_mail(smtp_sink.directory, 1)
+    assert len(list_mail(smtp_sink.directory)) == 1
+    # "new ticket" clears the form and the trail; its submission is a second ticket
+    at.button(key="nt_new").click().run()
+    assert at.text_input(key="nt_subject").value == ""
+    assert not at.dataframe
+    at.text_input(key="nt_to").input("other@example.com").run()
+    at.selectbox(key="nt_department").select("IT").run()
+    fill(at, nt_subject="Второй", nt_body="Текст", nt_field_order_id="78")
+    at.button(key="nt_submit").click().run()
+    assert "Заявка №2 создана" in at.success[-1].value
+    assert tickets() == 2
