@@ -330,7 +330,12 @@ class PendingStatus(Base):
     """A delivery status that arrived before we recorded the provider id it refers to."""
 
     __tablename__ = "pending_statuses"
-    __table_args__ = (Index("ix_pending_status_provider_id", "channel_id", "provider_message_id"),)
+    #: One row per status of a provider id: a redelivered webhook, or two receivers racing
+    #: with the same status, keep one (the insert does nothing on conflict). Its first two
+    #: columns also serve the lookup by provider id.
+    __table_args__ = (
+        Index("uq_pending_status", "channel_id", "provider_message_id", "status", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id", ondelete="CASCADE"))

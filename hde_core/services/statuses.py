@@ -10,7 +10,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from hde_core.bootstrap import App
@@ -230,25 +232,23 @@ def _keep_pending(
     at: datetime,
     details: dict[str, Any],
 ) -> None:
-    """Keep an early status once: a redelivered webhook does not add another row."""
-    known = session.scalar(
-        select(PendingStatus.id).where(
-            PendingStatus.channel_id == channel_id,
-            PendingStatus.provider_message_id == provider_message_id,
-            PendingStatus.status == status.value,
-        )
-    )
-    if known is not None:
-        return
-    session.add(
-        PendingStatus(
-            channel_id=channel_id,
-            provider_message_id=provider_message_id,
-            status=status.value,
-            occurred_at=at,
-            payload={k: _plain(v) for k, v in details.items() if v is not None},
-        )
-    )
+    """Keep an early status once: a redelivered webhook, or two receivers racing with the
+    same status, store one row — the unique key decides and the later insert does nothing
+    (on PostgreSQL it waits for the first one's transaction, then does nothing)."""
+    values = {
+        "channel_id": channel_id,
+        "provider_message_id": provider_message_id,
+        "status": status.value,
+        "occurred_at": at,
+        "payload": {k: _plain(v) for k, v in details.items() if v is not None},
+    }
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        session.execute(pg_insert(PendingStatus).values(values).on_conflict_do_nothing())
+    elif dialect == "sqlite":
+        session.execute(sqlite_insert(PendingStatus).values(values).on_conflict_do_nothing())
+    else:  # pragma: no cover - only the two supported databases
+        session.execute(insert(PendingStatus).values(values))
 
 
 def _plain(value: Any) -> Any:

@@ -1,0 +1,67 @@
+"""An early status (its message not recorded yet) is kept once, whatever the timing: the
+unique key decides, not a look before the insert (issue 15)."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from sqlalchemy import func, select
+
+from hde_core.db.models import PendingStatus
+from hde_core.domain.statuses import MessageStatus as S
+from hde_core.services.statuses import apply_status
+from tests.services.test_webhooks_record import tg  # noqa: F401
+
+
+def pending(app) -> list[tuple[str, str]]:
+    with app.db.reader() as s:
+        rows = s.execute(select(PendingStatus.provider_message_id, PendingStatus.status))
+        return sorted((pid, status) for pid, status in rows)
+
+
+def test_a_redelivered_status_is_kept_once(app, tg, clock):  # noqa: F811
+    for _ in range(2):
+        with app.db.transaction() as s:
+            apply_status(s, tg, "early-1", S.DELIVERED, clock.now(), keep_if_unknown=True)
+    with app.db.transaction() as s:  # another status of the same id is its own row
+        apply_status(s, tg, "early-1", S.READ, clock.now(), keep_if_unknown=True)
+    assert pending(app) == [("early-1", "delivered"), ("early-1", "read")]
+
+
+def test_two_receivers_racing_store_one_row(app, tg, clock):  # noqa: F811
+    """The first receiver has stored the status and not committed yet when the second one
+    stores the same: a look before the insert sees nothing and both rows would stay."""
+    if app.db.is_sqlite:
+        pytest.skip("SQLite has one writer at a time; the race is a PostgreSQL one")
+    first_stored = threading.Event()
+    errors: list[BaseException] = []
+
+    def first() -> None:
+        try:
+            with app.db.transaction() as s:
+                apply_status(s, tg, "race-1", S.DELIVERED, clock.now(), keep_if_unknown=True)
+                first_stored.set()
+                time.sleep(0.5)  # the second receiver arrives now
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+            first_stored.set()
+
+    def second() -> None:
+        try:
+            first_stored.wait(10)
+            with app.db.transaction() as s:
+                apply_status(s, tg, "race-1", S.DELIVERED, clock.now(), keep_if_unknown=True)
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert errors == []
+    assert pending(app) == [("race-1", "delivered")]
+    with app.db.reader() as s:
+        assert s.scalar(select(func.count()).select_from(PendingStatus)) == 1
