@@ -1,7 +1,7 @@
 """pending_statuses: one row per status of a provider id
 
 Revision ID: 0011
-Revises: 0007
+Revises: 0010
 Create Date: 2026-12-07 17:15:00
 
 An early status was kept once by looking before inserting; two webhook receivers racing
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0011"
-down_revision: str | Sequence[str] | None = "0007"
+down_revision: str | Sequence[str] | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
