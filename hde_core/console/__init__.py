@@ -17,6 +17,7 @@ from hde_core.console.auth import ConsoleUser, current_user, sign_in_form, sign_
 from hde_core.console.nav import existing_pages
 from hde_core.domain.roles import Permission
 from hde_core.i18n import LANGS, default_lang, t
+from hde_core.services.preferences import preferred_lang, set_preferred_lang
 
 __all__ = ["ConsoleUser", "current_lang", "formatter", "get_app", "page", "tr"]
 
@@ -43,14 +44,37 @@ def formatter(prefix: str) -> Callable[[str], str]:
     return lambda value: t(f"{prefix}.{value}", lang=lang)
 
 
-def _language_switch() -> None:
+def _restore_lang(app: App, login: str) -> None:
+    """Once per sign-in, take the language the user picked last time (kept in the core)."""
+    if st.session_state.get("lang_restored_for") == login:
+        return
+    st.session_state["lang_restored_for"] = login
+    stored = preferred_lang(app, login)
+    if stored:
+        st.session_state["lang"] = stored
+
+
+def _lang_picked(app: App, login: str | None) -> None:
+    lang = st.session_state.get("lang_select")
+    if lang in LANGS:
+        st.session_state["lang"] = lang
+        if login:
+            set_preferred_lang(app, login, lang)
+
+
+def _language_switch(app: App, user: ConsoleUser | None) -> None:
+    """The language picker. Its choice lives in ``st.session_state["lang"]`` (not the
+    widget's own key, which Streamlit forgets when another page is opened) and, once
+    signed in, in the core for the user (issue 16.7)."""
     options = list(LANGS)
     st.sidebar.selectbox(
         "Язык / Language",
         options,
         index=options.index(current_lang()),
         format_func=lambda code: {"ru": "Русский", "en": "English"}[code],
-        key="lang",
+        key="lang_select",
+        on_change=_lang_picked,
+        args=(app, user.login if user else None),
     )
 
 
@@ -62,6 +86,7 @@ def _sidebar(user: ConsoleUser) -> None:
     st.sidebar.caption(tr("auth.signed_in_as", name=user.name, role=tr(f"role.{user.role.value}")))
     if st.sidebar.button(tr("auth.sign_out"), key="sign_out"):
         sign_out()
+        st.session_state.pop("lang_restored_for", None)
         st.rerun()
 
 
@@ -69,9 +94,11 @@ def page(title_key: str, permission: Permission = Permission.VIEW) -> ConsoleUse
     """Page preamble: config, language, sign-in, role gate, menu, title. Stops the script
     (showing why) when nobody is signed in or the role may not open this page."""
     st.set_page_config(page_title="HDE Outreach", page_icon="✉️", layout="wide")
-    _language_switch()
     app = get_app()
     user = current_user(app)
+    if user is not None:
+        _restore_lang(app, user.login)
+    _language_switch(app, user)
     if user is None:
         st.title("HDE Outreach")
         sign_in_form(app, tr)
