@@ -54,6 +54,7 @@ from hde_core.services.lists import (
     write_report,
 )
 from hde_core.services.pricing import Estimate, estimate_templates
+from hde_core.services.rendering import SyntaxProblem, syntax_problem
 from hde_core.services.templates import render_template_preview
 
 UPLOADS_DIR = "uploads"
@@ -331,6 +332,10 @@ class MessagePreview:
     error: str | None = None
 
 
+def _fix(problem: SyntaxProblem) -> dict[str, str]:
+    return {"placeholder": problem.placeholder or "", "fix": problem.fix or ""}
+
+
 def preview_message(
     app: App,
     upload: Upload,
@@ -343,6 +348,22 @@ def preview_message(
     lang: str | None = None,
 ) -> MessagePreview:
     """The message as the first row's client will read it (placeholders filled)."""
+    for what, source in (("ticket.subject", subject), ("ticket.body", body)):
+        problem = syntax_problem(source)  # before anything reads the list or the placeholders
+        if problem is not None:
+            field = t(what, lang)
+            error = (
+                t("campaigns.error.placeholder_name", lang, what=field, **_fix(problem))
+                if problem.placeholder
+                else t(
+                    "campaigns.error.placeholder_syntax",
+                    lang,
+                    what=field,
+                    line=problem.line,
+                    error=problem.error,
+                )
+            )
+            return MessagePreview(subject, body, None, error)
     loaded = loaded_list(app, upload, mapping)
     values = loaded.row(0) if loaded.row_count else {h: "" for h in loaded.headers}
     unknown = sorted(

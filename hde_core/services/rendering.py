@@ -7,12 +7,13 @@ ticket body can never inject markup; the text part is rendered as is.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from typing import Any
 
-from jinja2 import Undefined, meta, nodes
+from jinja2 import TemplateSyntaxError, Undefined, meta, nodes
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import escape
 
@@ -34,6 +35,40 @@ def _env(autoescape: bool) -> SandboxedEnvironment:
 def check_template_syntax(source: str) -> None:
     """Raise ``jinja2.TemplateSyntaxError`` if the template cannot be compiled."""
     _env(False).parse(source)
+
+
+_PRINT = re.compile(r"\{\{(.*?)\}\}", re.S)
+
+
+@dataclass(frozen=True)
+class SyntaxProblem:
+    """What is wrong with a template, in words a team lead can act on (issue 16.4)."""
+
+    line: int
+    error: str
+    #: A placeholder that names a column the way a person writes it (``{{ Номер заказа }}``)
+    #: and the way to write it instead (``{{ row["Номер заказа"] }}``); None otherwise.
+    placeholder: str | None = None
+    fix: str | None = None
+
+
+def syntax_problem(source: str) -> SyntaxProblem | None:
+    """None if ``source`` compiles; else what is wrong. Checked before anything else (the
+    list, the recipients) so that a typo is explained, never raised as a traceback."""
+    try:
+        check_template_syntax(source)
+        return None
+    except TemplateSyntaxError as exc:
+        line, error = exc.lineno or 1, exc.message or ""
+    for match in _PRINT.finditer(source):
+        inner = match.group(1).strip()
+        if not inner or any(ch in inner for ch in "\"'[]()|{}"):
+            continue
+        try:
+            check_template_syntax(match.group(0))
+        except TemplateSyntaxError:
+            return SyntaxProblem(line, error, match.group(0), f'{{{{ row["{inner}"] }}}}')
+    return SyntaxProblem(line, error)
 
 
 def template_variables(source: str) -> set[str]:

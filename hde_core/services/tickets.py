@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from jinja2 import TemplateSyntaxError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -58,7 +57,7 @@ from hde_core.services import audit
 from hde_core.services.authz import authorize
 from hde_core.services.channels import channel_by_name, channel_state
 from hde_core.services.contacts import find_identity, find_or_create_identity
-from hde_core.services.rendering import check_template_syntax, render_email, render_text
+from hde_core.services.rendering import render_email, render_text, syntax_problem
 
 S = MessageStatus
 
@@ -204,10 +203,12 @@ def _tag_syntax(subject: str | None, body: str | None) -> list[FieldError]:
     errors = []
     for name, text in (("subject", subject), ("body", body)):
         if text and has_tags(text):
-            try:
-                check_template_syntax(text)
-            except TemplateSyntaxError as exc:
-                errors.append(FieldError(name, "tag_syntax", {"error": exc.message or ""}))
+            problem = syntax_problem(text)
+            if problem is not None and problem.placeholder:
+                params = {"placeholder": problem.placeholder, "fix": problem.fix or ""}
+                errors.append(FieldError(name, "tag_syntax_placeholder", params))
+            elif problem is not None:
+                errors.append(FieldError(name, "tag_syntax", {"error": problem.error}))
     return errors
 
 

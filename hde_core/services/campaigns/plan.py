@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from jinja2 import TemplateSyntaxError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -126,12 +125,18 @@ class Plan:
 def _check_syntax(what: str, source: str | None) -> None:
     if not source:
         return
-    try:
-        rendering.check_template_syntax(source)
-    except TemplateSyntaxError as exc:
+    problem = rendering.syntax_problem(source)
+    if problem is not None and problem.placeholder:
         raise UsageError(
-            "campaigns.error.placeholder_syntax", what=what, line=exc.lineno, error=exc.message
-        ) from exc
+            "campaigns.error.placeholder_name",
+            what=what,
+            placeholder=problem.placeholder,
+            fix=problem.fix,
+        )
+    if problem is not None:
+        raise UsageError(
+            "campaigns.error.placeholder_syntax", what=what, line=problem.line, error=problem.error
+        )
 
 
 def plan_launch(
