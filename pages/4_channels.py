@@ -107,6 +107,15 @@ with tabs[0]:
                 ),
                 icon=":material/error:",
             )
+        elif view.status == "unreachable" and view.enabled:
+            st.warning(
+                tr(
+                    "channels_page.status.unreachable",
+                    error=view.error or "?",
+                    at=_when(view.checked_at),
+                ),
+                icon=":material/cloud_off:",
+            )
         elif view.enabled:
             st.info(tr("channels_page.status.unknown"))
         else:

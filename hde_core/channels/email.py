@@ -182,6 +182,28 @@ def classify_smtp(code: int, text: str) -> SendOutcome:
     return Fail(error_class, str(code), detail)
 
 
+#: Errors that mean "the server is not there just now", whatever its configuration.
+_UNREACHABLE = (
+    ConnectionRefusedError,
+    ConnectionResetError,
+    ConnectionAbortedError,
+    TimeoutError,
+    aiosmtplib.SMTPConnectTimeoutError,
+    aiosmtplib.SMTPTimeoutError,
+    aiosmtplib.SMTPServerDisconnected,
+)
+
+
+def _unreachable(exc: BaseException) -> bool:
+    """True when the error, or what caused it, is a refused/reset connection or a timeout."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, _UNREACHABLE) and not isinstance(seen, ssl.SSLError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 class EmailAdapter(ChannelAdapter):
     provider: ClassVar[Provider] = Provider.SMTP
     kind: ClassVar[ChannelKind] = ChannelKind.EMAIL
@@ -229,5 +251,9 @@ class EmailAdapter(ChannelAdapter):
         except aiosmtplib.SMTPAuthenticationError as exc:
             return ConnectionCheck(False, f"{exc.code} {exc.message}")
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
-            return ConnectionCheck(False, f"{type(exc).__name__}: {exc}")
+            # a server down or unreachable for now (sending retries, rows queue) is not a
+            # configuration the server refused (TLS, an unknown host, a bad answer)
+            return ConnectionCheck(
+                False, f"{type(exc).__name__}: {exc}", transient=_unreachable(exc)
+            )
         return ConnectionCheck(True, f"{target.hostname}:{target.port}")

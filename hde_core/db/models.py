@@ -6,12 +6,14 @@ that the two agree. Names follow the domain: channel, identity, window, hold.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
     Boolean,
+    CheckConstraint,
     Float,
     ForeignKey,
     Index,
@@ -27,7 +29,11 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from hde_core.clock import utcnow
 from hde_core.db.types import BigId, JSONDoc, UTCDateTime
+from hde_core.domain.campaigns import CampaignStatus
+from hde_core.domain.channels import ConnectionStatus
 from hde_core.domain.retry import MAX_ATTEMPTS
+from hde_core.domain.roles import Role
+from hde_core.domain.statuses import CLAIMABLE, MessageStatus
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -42,12 +48,19 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
 
+def one_of(column: str, values: Iterable[str]) -> str:
+    """``column IN ('a', 'b')`` as literal SQL, values sorted: the text of a CHECK constraint
+    or of a partial index predicate, derived from a domain set (never a hand copy)."""
+    return f"{column} IN ({', '.join(repr(str(v)) for v in sorted(values))})"
+
+
 def _now_col() -> Mapped[datetime]:
     return mapped_column(UTCDateTime(), default=utcnow, nullable=False)
 
 
 class User(Base):
     __tablename__ = "users"
+    __table_args__ = (CheckConstraint(one_of("role", Role), name="role"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     login: Mapped[str] = mapped_column(String(64), unique=True)
@@ -75,6 +88,9 @@ class Department(Base):
 
 class Channel(Base):
     __tablename__ = "channels"
+    __table_args__ = (
+        CheckConstraint(one_of("connection_status", ConnectionStatus), name="connection_status"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
@@ -209,6 +225,7 @@ class NotificationTemplate(Base):
 
 class Campaign(Base):
     __tablename__ = "campaigns"
+    __table_args__ = (CheckConstraint(one_of("status", CampaignStatus), name="status"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     key: Mapped[str] = mapped_column(String(100), unique=True)
@@ -266,7 +283,8 @@ class Ticket(Base):
 
 #: The claimable statuses as literal SQL: the partial index ``ix_message_claim`` is used only
 #: when a query repeats this exact predicate (bound parameters would hide it from the planner).
-CLAIMABLE_SQL = "status IN ('queued', 'retrying')"
+#: Derived from the domain set, it reads ``status IN ('queued', 'retrying')`` (revision 0005).
+CLAIMABLE_SQL = one_of("status", CLAIMABLE)
 
 
 class Message(Base):
@@ -274,6 +292,7 @@ class Message(Base):
 
     __tablename__ = "messages"
     __table_args__ = (
+        CheckConstraint(one_of("status", MessageStatus), name="status"),
         Index("ix_message_due", "status", "next_attempt_at"),
         Index("ix_message_provider_id", "channel_id", "provider_message_id"),
         Index("ix_message_campaign_status", "campaign_id", "status"),

@@ -31,7 +31,7 @@ from hde_core.db.models import (
     Department,
     Message,
 )
-from hde_core.dispatch.ratelimit import lock_bucket
+from hde_core.dispatch.ratelimit import lock_bucket, seconds_until, slot_tolerance, whole_tokens
 from hde_core.domain.campaigns import SENDABLE
 from hde_core.domain.channels import ConnectionStatus
 from hde_core.domain.statuses import CLAIMABLE, HANDED_OVER, MessageStatus
@@ -66,6 +66,12 @@ class Claimed:
     attempts: int
     max_attempts: int
     worker_id: str
+    #: The message's send slot (rate limit): hand it over at this instant, not before.
+    #: ``None``: at once.
+    not_before: datetime | None = None
+    #: The slot is missed after this instant (a stalled worker): the message goes back to
+    #: the queue instead of arriving in a bunch with the slots after it.
+    send_by: datetime | None = None
 
 
 @dataclass
@@ -267,11 +273,17 @@ def claim_channel(
     borrow: bool = False,
     skip_busy: bool = True,
     rotate: int = 0,
+    lookahead: float = 0.0,
 ) -> ClaimResult:
     """Claim up to ``limit`` due messages of one channel, within its shared rate limit.
 
     ``borrow`` (single tickets sent at once) takes what is due even when the bucket is
     empty; the debt delays the dispatcher's next claims on that channel instead.
+
+    ``lookahead`` (the dispatcher) also takes the tokens of the next that many seconds;
+    each such message carries its send slot (:attr:`Claimed.not_before`). When no token
+    is there yet, the claim waits until half a lookahead of them has accrued, so the
+    workers claim in batches (a few claims a second) instead of one message per claim.
     """
     now = app.clock.now()
     with app.db.transaction() as session:
@@ -283,7 +295,16 @@ def claim_channel(
         )
         if allowance is None:
             return ClaimResult(busy=True)
-        want = limit if borrow else min(limit, allowance.available)
+        if borrow:
+            want = limit
+        else:
+            want = min(limit, whole_tokens(allowance.ahead(lookahead)))
+            chunk = min(limit, max(1, int(limits.rate * lookahead / 2)))
+            if allowance.available < 1 and want < chunk:
+                # nothing may go at once: come back when a useful batch of slots is free
+                return ClaimResult(
+                    wait=seconds_until(allowance.ahead(lookahead), limits.rate, chunk)
+                )
         if want <= 0:
             return ClaimResult(wait=allowance.wait())
         picked: list[tuple[int, int | None]] = []
@@ -331,17 +352,33 @@ def claim_channel(
             )
             .all()
         )
+        if not borrow:  # slots count from now, when the claim is done, not from its start
+            allowance = allowance.at(app.clock.now(), limits.burst)
+        slots = [0.0] * len(rows) if borrow else allowance.slots(len(rows))
         allowance.spend(len(rows))
         if limits.per_recipient:
             identities = [mid for _, mid in picked if mid is not None]
             if identities:
+                # counted from the last slot of this claim: a recipient's two messages are
+                # at least the interval apart at the provider, not only at the claims
+                last = max(slots, default=0.0)
                 session.execute(
                     update(ContactIdentity)
                     .where(ContactIdentity.id.in_(identities))
-                    .values(next_send_at=now + timedelta(seconds=limits.per_recipient))
+                    .values(
+                        next_send_at=allowance.now + timedelta(seconds=last + limits.per_recipient)
+                    )
                     .execution_options(synchronize_session=False)
                 )
-        claimed = _snapshot(app, session, limits, sorted(rows, key=lambda r: r.id), worker_id)
+        claimed = _snapshot(
+            app,
+            session,
+            limits,
+            sorted(rows, key=lambda r: r.id),
+            worker_id,
+            [allowance.now + timedelta(seconds=x) if x > 0 else None for x in slots],
+            timedelta(seconds=slot_tolerance(limits.rate, limits.burst)),
+        )
         add_audit(
             session,
             audit.Event.MESSAGE_SENDING,
@@ -409,11 +446,17 @@ def claim(
 
 
 def _snapshot(
-    app: App, session: Session, limits: ChannelLimits, rows: Sequence[Any], worker_id: str
+    app: App,
+    session: Session,
+    limits: ChannelLimits,
+    rows: Sequence[Any],
+    worker_id: str,
+    not_before: Sequence[datetime | None],
+    tolerance: timedelta,
 ) -> list[Claimed]:
     smtp_urls: dict[int, str | None] = {}
     out: list[Claimed] = []
-    for m in rows:
+    for m, slot in zip(rows, not_before, strict=True):
         payload = dict(m.payload or {})
         transport: dict[str, Any] = {}
         department_id = payload.get("department_id")
@@ -446,6 +489,8 @@ def _snapshot(
                 attempts=m.attempts,
                 max_attempts=limits.max_attempts,
                 worker_id=worker_id,
+                not_before=slot,
+                send_by=None if slot is None else slot + tolerance,
             )
         )
     return out

@@ -16,9 +16,18 @@ from hde_core.bootstrap import App
 from hde_core.db.models import Channel, ContactIdentity, Message, PendingStatus
 from hde_core.dispatch.claim import ACTOR, Claimed, add_audit
 from hde_core.domain.channels import ConnectionStatus
-from hde_core.domain.outcomes import Disconnected, ErrorClass, Fail, Hold, Retry, SendOutcome, Sent
+from hde_core.domain.outcomes import (
+    Disconnected,
+    ErrorClass,
+    Fail,
+    Hold,
+    Retry,
+    SendOutcome,
+    Sent,
+    outcome_status,
+)
 from hde_core.domain.retry import RetryPolicy
-from hde_core.domain.statuses import MessageStatus
+from hde_core.domain.statuses import MessageStatus, can_dispatch_move, recordable_from
 from hde_core.services import audit
 from hde_core.services.contacts import record_opt_out
 from hde_core.services.statuses import apply_status
@@ -30,6 +39,18 @@ DISCONNECTED_RECHECK = timedelta(minutes=1)
 RATE_LIMIT_PAUSE_SECONDS = 2.0
 #: A ``sent`` batch is recorded in statements of at most this many messages.
 _RECORD_CHUNK = 500
+#: The code of :data:`SLOT_MISSED`.
+SLOT_MISSED_CODE = "send_slot_missed"
+#: What the worker records for a message whose send slot passed while it stalled: nothing
+#: was sent, so it is due again at once and the attempt does not count
+#: (:func:`hde_core.dispatch.ratelimit.slot_tolerance`).
+SLOT_MISSED = Retry(
+    ErrorClass.RATE_LIMITED,
+    SLOT_MISSED_CODE,
+    "the worker was late for the message's send slot; it takes a new one",
+    after=0.0,
+    channel_wide=False,
+)
 
 
 def record_outcomes(
@@ -42,8 +63,8 @@ def record_outcomes(
     sent: list[tuple[Claimed, Sent]] = []
     others: list[tuple[Claimed, SendOutcome]] = []
     for claimed, outcome in results:
-        if isinstance(outcome, Sent):
-            sent.append((claimed, outcome))
+        if outcome_status(outcome) == S.SENT:
+            sent.append((claimed, cast(Sent, outcome)))
         else:
             others.append((claimed, outcome))
     with app.db.transaction() as session:
@@ -63,7 +84,7 @@ def _record_sent(session: Session, batch: list[tuple[Claimed, Sent]], now: datet
         .where(
             table.c.id == bindparam("b_id"),
             # no IN (…): an expanding parameter cannot be executed for many rows
-            or_(table.c.status == S.SENDING.value, table.c.status == S.UNCERTAIN.value),
+            or_(*(table.c.status == s.value for s in recordable_from(S.SENT))),
             table.c.lease_owner == bindparam("b_owner"),
         )
         .values(
@@ -114,16 +135,21 @@ def _record_sent(session: Session, batch: list[tuple[Claimed, Sent]], now: datet
     _apply_pending_statuses(session, [(c.channel_id, o.provider_message_id) for c, o in recorded])
 
 
-def _guarded(session: Session, claimed: Claimed, now: datetime, **values: Any) -> bool:
-    """Update the message only if it is still ours (sending, or marked uncertain meanwhile)."""
+def _guarded(
+    session: Session, claimed: Claimed, now: datetime, status: MessageStatus, **values: Any
+) -> bool:
+    """Move the message to ``status`` only if it is still ours (its lease) and the move is in
+    :data:`~hde_core.domain.statuses.DISPATCH_TRANSITIONS` from where it is now."""
     result = session.execute(
         update(Message)
         .where(
             Message.id == claimed.message.id,
-            Message.status.in_([S.SENDING.value, S.UNCERTAIN.value]),
+            Message.status.in_([s.value for s in recordable_from(status)]),
             Message.lease_owner == claimed.worker_id,
         )
-        .values(updated_at=now, lease_owner=None, lease_expires_at=None, **values)
+        .values(
+            status=status.value, updated_at=now, lease_owner=None, lease_expires_at=None, **values
+        )
         .execution_options(synchronize_session=False)
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
@@ -145,38 +171,44 @@ def _record(
     now: datetime,
     policy: RetryPolicy | None,
 ) -> None:
-    if isinstance(outcome, Sent):
-        _record_sent(session, [(claimed, outcome)], now)
-    elif isinstance(outcome, Retry):
+    """Store one outcome: the status it leads to (the table) picks how."""
+    status = outcome_status(outcome)
+    if status == S.SENT:
+        _record_sent(session, [(claimed, cast(Sent, outcome))], now)
+    elif status == S.RETRYING:
+        retry = cast(Retry, outcome)
         _retry(
-            session, claimed, outcome, now, policy or RetryPolicy(max_attempts=claimed.max_attempts)
+            session, claimed, retry, now, policy or RetryPolicy(max_attempts=claimed.max_attempts)
         )
-    elif isinstance(outcome, Hold):
-        if _guarded(
+    elif status == S.HELD:
+        _hold(session, claimed, cast(Hold, outcome), now)
+    elif status == S.FAILED:
+        _fail(session, claimed, now, cast(Fail, outcome))
+    else:  # S.QUEUED: the channel refused its credentials
+        _disconnected(session, claimed, cast(Disconnected, outcome), now)
+
+
+def _hold(session: Session, claimed: Claimed, outcome: Hold, now: datetime) -> None:
+    """Outside the messaging window: kept until the client writes (not an attempt)."""
+    if _guarded(
+        session,
+        claimed,
+        now,
+        S.HELD,
+        attempts=Message.attempts - 1,
+        error_class=ErrorClass.WINDOW_CLOSED.value,
+        error_code=outcome.code,
+        error_text=outcome.text,
+    ):
+        audit.record(
             session,
-            claimed,
-            now,
-            status=S.HELD.value,
-            attempts=Message.attempts - 1,
-            error_class=ErrorClass.WINDOW_CLOSED.value,
-            error_code=outcome.code,
-            error_text=outcome.text,
-        ):
-            audit.record(
-                session,
-                audit.Event.MESSAGE_HELD,
-                ACTOR,
-                at=now,
-                code=outcome.code,
-                text=outcome.text,
-                **_ids(claimed),
-            )
-    elif isinstance(outcome, Fail):
-        _fail(session, claimed, now, outcome)
-    elif isinstance(outcome, Disconnected):
-        _disconnected(session, claimed, outcome, now)
-    else:
-        raise TypeError(f"unknown outcome {outcome!r}")
+            audit.Event.MESSAGE_HELD,
+            ACTOR,
+            at=now,
+            code=outcome.code,
+            text=outcome.text,
+            **_ids(claimed),
+        )
 
 
 def _retry(
@@ -186,6 +218,15 @@ def _retry(
     recipient) for the time it asks and is not counted as an attempt: the message did
     nothing wrong. Any other transient error counts, with capped backoff and jitter."""
     rate_limited = outcome.error_class == ErrorClass.RATE_LIMITED or outcome.after is not None
+    if outcome.code == SLOT_MISSED_CODE and claimed.identity_id is not None:
+        # nothing reached the recipient: undo the pacing its claim started (until then no
+        # other claim could reach this recipient, so its mark was at most the slot)
+        session.execute(
+            update(ContactIdentity)
+            .where(ContactIdentity.id == claimed.identity_id)
+            .values(next_send_at=claimed.not_before)
+            .execution_options(synchronize_session=False)
+        )
     if not rate_limited and policy.exhausted(claimed.attempts):
         _fail(
             session,
@@ -204,7 +245,7 @@ def _retry(
         session,
         claimed,
         now,
-        status=S.RETRYING.value,
+        S.RETRYING,
         attempts=Message.attempts - 1 if rate_limited else Message.attempts,
         next_attempt_at=now + timedelta(seconds=delay),
         error_class=outcome.error_class.value,
@@ -231,7 +272,7 @@ def _disconnected(session: Session, claimed: Claimed, outcome: Disconnected, now
         session,
         claimed,
         now,
-        status=S.QUEUED.value,
+        S.QUEUED,
         attempts=Message.attempts - 1,
         next_attempt_at=now + DISCONNECTED_RECHECK,
         error_class=ErrorClass.AUTH.value,
@@ -266,7 +307,7 @@ def _fail(
         session,
         claimed,
         now,
-        status=S.FAILED.value,
+        S.FAILED,
         failed_at=now,
         error_class=outcome.error_class.value,
         error_code=outcome.code,
@@ -295,7 +336,7 @@ def _fail(
 #: The error code of a content message whose template failed for good (R12).
 TEMPLATE_FAILED = "template_failed"
 #: Messages still waiting behind another one: queued behind it, or held for the window.
-_WAITING = (S.QUEUED.value, S.HELD.value)
+_WAITING = tuple(s.value for s in (S.QUEUED, S.HELD) if can_dispatch_move(s, S.FAILED))
 
 
 def _fail_waiting(session: Session, claimed: Claimed, now: datetime, outcome: Fail) -> None:

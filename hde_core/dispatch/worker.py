@@ -46,10 +46,17 @@ from hde_core.dispatch.claim import (
     nothing_due,
     sendable_channels,
 )
-from hde_core.dispatch.record import record_outcomes
+from hde_core.dispatch.record import SLOT_MISSED, record_outcomes
 from hde_core.dispatch.send import AdapterCache, send_one
 from hde_core.dispatch.transport import DispatchClient
-from hde_core.domain.outcomes import Disconnected, Fail, Hold, Retry, SendOutcome, Sent
+from hde_core.domain.outcomes import (
+    Disconnected,
+    Fail,
+    Hold,
+    Retry,
+    SendOutcome,
+    Sent,
+)
 
 log = logging.getLogger("hde.worker")
 T = TypeVar("T")
@@ -82,6 +89,10 @@ class WorkerOptions:
     run_periodic_jobs: bool = True
     #: Outcomes recorded per transaction at most.
     record_batch: int = 500
+    #: Seconds of a channel's rate claimed ahead; each message waits for its send slot in
+    #: its own task, so pacing depends neither on the claim cycle nor on the provider's
+    #: answer time (:mod:`hde_core.dispatch.ratelimit`).
+    pace_ahead: float = 0.5
 
 
 @dataclass
@@ -179,7 +190,10 @@ class Worker:
         async def send(claimed: Claimed) -> None:
             nonlocal inflight
             try:
-                outcome = await send_one(adapters.get(claimed.channel_id), claimed)
+                if await self._until_slot(claimed):
+                    outcome = await send_one(adapters.get(claimed.channel_id), claimed)
+                else:
+                    outcome = SLOT_MISSED
                 self._note_pause(claimed.channel_id, outcome)
             finally:
                 inflight -= 1
@@ -261,6 +275,16 @@ class Worker:
                 keeper.close()
         return self.stats
 
+    async def _until_slot(self, claimed: Claimed) -> bool:
+        """Wait for the message's send slot; False when the slot was missed (see
+        :func:`~hde_core.dispatch.ratelimit.slot_tolerance`)."""
+        if claimed.not_before is None:
+            return True
+        delay = (claimed.not_before - self.app.clock.now()).total_seconds()
+        if delay > 0:
+            await asyncio.sleep(min(delay, self.options.pace_ahead + 1.0))
+        return claimed.send_by is None or self.app.clock.now() <= claimed.send_by
+
     async def _sleep(self, seconds: float | None) -> None:
         assert self._stopping is not None
         delay = self.options.poll_interval if seconds is None else seconds
@@ -306,6 +330,7 @@ class Worker:
                 limit=room,
                 lease=self.options.lease,
                 rotate=self._rotation,
+                lookahead=self.options.pace_ahead,
             )
             if result.claimed:
                 self._idle_until.pop(channel_id, None)

@@ -47,4 +47,8 @@ def requires_prior_contact(kind: ChannelKind) -> bool:
 class ConnectionStatus(StrEnum):
     UNKNOWN = "unknown"
     CONNECTED = "connected"
+    #: The credentials or the configuration were refused: nothing is sent until fixed.
     ERROR = "error"
+    #: The server could not be reached just now (network, timeout, a short outage): rows
+    #: are still queued and the dispatcher keeps retrying them with its backoff.
+    UNREACHABLE = "unreachable"

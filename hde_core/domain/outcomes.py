@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from hde_core.domain.statuses import MessageStatus
+
 
 class ErrorClass(StrEnum):
     RATE_LIMITED = "rate_limited"  # retry after the provider's delay
@@ -80,9 +82,30 @@ class Disconnected:
 
 SendOutcome = Sent | Retry | Hold | Fail | Disconnected
 
+#: The message status each outcome leads to (the moves are in
+#: :data:`hde_core.domain.statuses.DISPATCH_TRANSITIONS`). A disconnected channel puts the
+#: message back in the queue untouched.
+OUTCOME_STATUS: dict[type, MessageStatus] = {
+    Sent: MessageStatus.SENT,
+    Retry: MessageStatus.RETRYING,
+    Hold: MessageStatus.HELD,
+    Fail: MessageStatus.FAILED,
+    Disconnected: MessageStatus.QUEUED,
+}
+
+
+def outcome_status(outcome: SendOutcome) -> MessageStatus:
+    try:
+        return OUTCOME_STATUS[type(outcome)]
+    except KeyError:
+        raise TypeError(f"unknown outcome {outcome!r}") from None
+
 
 @dataclass(frozen=True)
 class ConnectionCheck:
     ok: bool
     detail: str = ""  # plain words: the account name when ok, the provider's error otherwise
     info: dict[str, Any] = field(default_factory=dict)
+    #: Not ok only because the server could not be reached now (a network error, a timeout):
+    #: a transient outage, not a configuration or credential problem.
+    transient: bool = False

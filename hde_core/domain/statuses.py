@@ -40,7 +40,8 @@ DISPATCH_TRANSITIONS: dict[MessageStatus, frozenset[MessageStatus]] = {
     S.QUEUED: frozenset({S.SENDING, S.HELD, S.CANCELLED, S.FAILED}),
     S.RETRYING: frozenset({S.SENDING, S.CANCELLED}),
     S.HELD: frozenset({S.QUEUED, S.CANCELLED, S.FAILED}),
-    S.SENDING: frozenset({S.SENT, S.RETRYING, S.HELD, S.FAILED, S.UNCERTAIN}),
+    # queued again: its channel refused the credentials (not an attempt: nothing was sent)
+    S.SENDING: frozenset({S.SENT, S.RETRYING, S.HELD, S.FAILED, S.UNCERTAIN, S.QUEUED}),
     S.UNCERTAIN: frozenset({S.QUEUED, S.CANCELLED, S.SENT, S.DELIVERED, S.READ, S.FAILED}),
     S.SENT: frozenset(),
     S.DELIVERED: frozenset(),
@@ -55,6 +56,22 @@ _DELIVERY_RANK = {S.SENT: 1, S.DELIVERED: 2, S.READ: 3}
 
 def can_dispatch_move(current: MessageStatus, new: MessageStatus) -> bool:
     return new in DISPATCH_TRANSITIONS[current]
+
+
+#: Moves out of ``uncertain`` that only a person makes (a team lead's resend, a cancel):
+#: the dispatcher records there only what the provider proved (sent) or refused (failed).
+BY_HAND_FROM_UNCERTAIN = frozenset({S.QUEUED, S.CANCELLED})
+
+
+def recordable_from(target: MessageStatus) -> tuple[MessageStatus, ...]:
+    """Where a claimed message may be when the dispatcher records a move to ``target``: its
+    worker's ``sending``, or ``uncertain`` when the lease ran out while the worker was only
+    slow — each only where the table allows (a late ``retrying`` answer, for one, leaves an
+    ``uncertain`` message as it is: never resent by itself)."""
+    out = [S.SENDING] if can_dispatch_move(S.SENDING, target) else []
+    if can_dispatch_move(S.UNCERTAIN, target) and target not in BY_HAND_FROM_UNCERTAIN:
+        out.append(S.UNCERTAIN)
+    return tuple(out)
 
 
 def accepts_provider_status(current: MessageStatus, reported: MessageStatus) -> bool:

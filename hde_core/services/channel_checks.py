@@ -1,8 +1,10 @@
 """R14: a channel shows whether it is connected, checked against the provider on save,
 from the command line (``hde channel check``) and periodically by the dispatcher.
 
-A check stores ``connection_status`` (connected / error), ``connection_error`` (the
-provider's answer in plain words) and ``status_checked_at``. A check that succeeds
+A check stores ``connection_status`` (connected / error, or unreachable when the server
+could not be reached just now: a transient outage keeps the channel sending — rows are
+queued and the dispatcher retries — where a refused credential stops it),
+``connection_error`` (the provider's answer in plain words) and ``status_checked_at``. A check that succeeds
 again reconnects a channel the dispatcher disconnected after an auth error, so its
 queued messages go out again. Explicit checks are always audited; the periodic check
 is audited only when the status or the error changes (otherwise the trail would fill
@@ -145,7 +147,13 @@ def _store(
             channel = session.get(Channel, config.id)
             if channel is None:  # deleted meanwhile
                 continue
-            status = ConnectionStatus.CONNECTED if check.ok else ConnectionStatus.ERROR
+            status = (
+                ConnectionStatus.CONNECTED
+                if check.ok
+                else ConnectionStatus.UNREACHABLE
+                if check.transient
+                else ConnectionStatus.ERROR
+            )
             detail = in_language(check.detail, app.lang)
             error = (
                 None

@@ -21,7 +21,7 @@ def _t(seconds: float):
 def test_a_late_reader_does_not_refill_the_same_span_twice(app, tmp_path, clock):
     channel = provision_telegram(app, tmp_path, "http://127.0.0.1:9", name="c", rate=10, burst=400)
     t0 = clock.now()
-    with app.db.transaction() as s:  # the bucket is created empty at t0
+    with app.db.transaction() as s:  # the bucket is created at t0 (holding its capacity)
         lock_bucket(s, channel, 10, 400, t0, skip_locked=False)
     with app.db.transaction() as s:  # worker A refills at t0 + 10 s and takes 60 of 100
         a = lock_bucket(s, channel, 10, 400, t0 + timedelta(seconds=10), skip_locked=False)

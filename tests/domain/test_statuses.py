@@ -34,3 +34,15 @@ def test_dispatcher_never_resends_uncertain_by_itself():
     assert can_dispatch_move(S.UNCERTAIN, S.QUEUED)  # a team lead's resend
     assert not can_dispatch_move(S.SENT, S.SENDING)
     assert can_dispatch_move(S.SENDING, S.UNCERTAIN)
+
+
+def test_every_outcome_leads_to_a_move_the_table_allows_from_sending():
+    from hde_core.domain.outcomes import OUTCOME_STATUS
+    from hde_core.domain.statuses import recordable_from
+
+    for target in OUTCOME_STATUS.values():
+        assert S.SENDING in recordable_from(target)
+    # a worker that was only slow may still record what the provider proved or refused
+    assert recordable_from(S.SENT) == (S.SENDING, S.UNCERTAIN)
+    assert recordable_from(S.FAILED) == (S.SENDING, S.UNCERTAIN)
+    assert recordable_from(S.RETRYING) == (S.SENDING,)  # never resent by itself
