@@ -13,9 +13,9 @@ import pytest
 from sqlalchemy import select
 
 from hde_core.db.models import AuditEvent, Channel, ContactIdentity
-from hde_core.dispatch.claim import claim, new_worker_id
+from hde_core.dispatch.claim import claim, claim_channel, new_worker_id
 from hde_core.dispatch.immediate import deliver_now
-from hde_core.dispatch.record import record_outcomes
+from hde_core.dispatch.record import SLOT_MISSED, record_outcomes
 from hde_core.dispatch.worker import Worker, WorkerOptions
 from hde_core.domain.outcomes import Disconnected, ErrorClass, Fail, Hold, Retry, Sent
 from hde_core.errors import PermissionDenied
@@ -156,19 +156,45 @@ def test_rejected_token_disconnects_the_channel_and_messages_wait(app, tg, fake,
     assert statuses(app) == {"sent": 3}
 
 
-def test_one_message_per_second_to_the_same_chat(app, tg, fake, clock):
+def test_messages_to_the_same_chat_keep_its_pacing(app, tg, fake, clock):
+    with app.db.transaction() as s:  # a minute between two messages to one chat
+        channel = s.get(Channel, tg)
+        channel.settings = {**channel.settings, "per_recipient_interval": 60}
     enqueue(app, tg, [2601], prefix="a")
     enqueue(app, tg, [2601], prefix="b")
     run(app)  # the first goes; the second waits for the chat's pacing, so nothing is due
     assert statuses(app) == {"sent": 1, "queued": 1}
     assert [c.text for c in fake.calls if c.chat_id == 2601] == ["a-2601"]
-    clock.advance(seconds=0.5)
-    run(app)  # still within the second after the first one's send slot
+    clock.advance(seconds=30)
+    run(app)
     assert statuses(app) == {"sent": 1, "queued": 1}
-    clock.advance(seconds=1)
+    clock.advance(seconds=31)
     run(app)
     assert statuses(app) == {"sent": 2}
     assert [c.text for c in fake.calls if c.chat_id == 2601] == ["a-2601", "b-2601"]
+
+
+def test_a_missed_send_slot_sends_nothing_and_takes_a_new_one(app, tmp_path, fake, clock):
+    slow = provision_telegram(app, tmp_path, fake.url, name="slow", rate=10, burst=1)
+    ids = enqueue(app, slow, [2611, 2612, 2613])
+    result = claim_channel(app, "stalled", slow, limit=10, lookahead=1.0)
+    assert [c.message.id for c in result.claimed] == ids  # one token now, two ahead
+    assert [c.not_before is None for c in result.claimed] == [True, False, False]
+    assert all(c.send_by is not None for c in result.claimed[1:])
+    clock.advance(seconds=1)  # the worker stalled past both slots
+    record_outcomes(app, [(c, SLOT_MISSED) for c in result.claimed[1:]])
+    assert [message(app, i).status for i in ids] == ["sending", "retrying", "retrying"]
+    assert [message(app, i).attempts for i in ids[1:]] == [0, 0]  # not an attempt
+    with app.db.reader() as s:  # the chats' pacing is undone: nothing reached them
+        paced = s.scalars(
+            select(ContactIdentity.next_send_at).where(
+                ContactIdentity.address.in_(["2612", "2613"])
+            )
+        ).all()
+    assert all(at is not None and at <= clock.now() for at in paced)
+    clock.advance(seconds=2)
+    again = claim_channel(app, "w2", slow, limit=10, lookahead=1.0)
+    assert [c.message.id for c in again.claimed] == ids[1:]
 
 
 def test_three_workers_share_one_rate_limit(app, tmp_path, fake):
