@@ -17,6 +17,7 @@ BENCHMARKS: dict[str, str] = {
     "lists": "bench.lists",
     "hostile": "bench.hostile",
     "dispatch": "bench.dispatch",
+    "dispatch_rate": "bench.dispatch_rate",
     "bulk": "bench.bulk",
 }
 

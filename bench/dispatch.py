@@ -4,9 +4,8 @@
   ``hde worker`` process to a loopback Telegram fake in its own process that answers
   after ``HDE_BENCH_LATENCY_MS`` (default 20 ms, a fast real provider), no rate limit;
   baseline: a synchronous loop, one HTTP call and one commit per message.
-- ``rate``: three worker processes, one channel limited to 80/s, 60 s
-  (``HDE_BENCH_RATE_SECONDS``): achieved share of the limit and the worst one-second
-  window; baseline: three workers that each throttle themselves to the limit.
+- rate adherence under real conditions (provider latency, a loaded machine) is its own
+  benchmark: :mod:`bench.dispatch_rate`.
 - ``backlog``: time to claim a batch of 100 with 10,000 and with 1,000,000 queued.
 - ``bulk``: ``hde send`` creating 100,000 tickets with their messages
   (``HDE_BENCH_BULK_ROWS``); baseline: the single-ticket service, one row at a time.
@@ -23,7 +22,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -43,17 +41,16 @@ from hde_core.db.migrate import upgrade
 from hde_core.db.models import Message, WorkerHeartbeat
 from hde_core.db.session import Database
 from hde_core.dispatch.claim import claim_channel, new_worker_id
+from hde_core.sandbox.fake_telegram import FakeTelegramProcess
+from hde_core.sandbox.loadgen import enqueue, provision_telegram
 from hde_core.services import campaigns as svc
 from hde_core.services.authz import SystemActor
-from tests.dispatch.fake_telegram import FakeTelegramProcess
-from tests.dispatch.helpers import enqueue, provision_telegram
-from tests.services.helpers import provision_email
+from hde_core.services.provision import provision
 
 BENCH = SystemActor("bench")
 
 N = int(os.environ.get("HDE_BENCH_DISPATCH_N", "100000"))
 LATENCY = float(os.environ.get("HDE_BENCH_LATENCY_MS", "20")) / 1000
-RATE_SECONDS = float(os.environ.get("HDE_BENCH_RATE_SECONDS", "60"))
 BULK_ROWS = int(os.environ.get("HDE_BENCH_BULK_ROWS", "100000"))
 BACKLOG = int(os.environ.get("HDE_BENCH_BACKLOG", "1000000"))
 SECRET = "bench-secret-key-0123456789abcdef"
@@ -208,70 +205,6 @@ def worst_window(times: list[float]) -> int:
     return worst
 
 
-def naive_throttle(url: str, limit: float, seconds: float) -> float:
-    """Three workers that each sleep 1/limit between sends (a per-process throttle)."""
-    sent = [0, 0, 0]
-
-    def run(i: int) -> None:
-        with httpx.Client() as http:
-            end = time.monotonic() + seconds
-            while time.monotonic() < end:
-                http.post(
-                    f"{url}/bot1:x/sendMessage", json={"chat_id": 9_000_000 + i, "text": "naive"}
-                )
-                sent[i] += 1
-                time.sleep(1 / limit)
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(3)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return sum(sent) / seconds
-
-
-def rate(kind: str) -> list[Figure]:
-    limit, burst = 80, 8
-    with database(kind) as (app, url, data), FakeTelegramProcess() as fake:
-        channel = provision_telegram(app, data, fake.url, name="limited", rate=limit, burst=burst)
-        enqueue(app, channel, list(range(1, int(limit * (RATE_SECONDS + 30)))))
-        procs = [worker_process(url, data, "--poll", "0.05") for _ in range(3)]
-        wait_for_workers(app, 3)  # start-up (imports) is not part of the figure
-        time.sleep(RATE_SECONDS + 4)
-        for p in procs:
-            p.terminate()
-        for p in procs:
-            p.wait(30)
-        times = sorted(c.at for c in fake.calls if c.text.startswith("m-"))
-        window = [t for t in times if times[0] + 2 <= t < times[0] + 2 + RATE_SECONDS]
-        achieved = len(window) / RATE_SECONDS
-        worst = worst_window(times)
-        naive = naive_throttle(fake.url, limit, 5.0)
-    share = 100 * achieved / limit
-    return [
-        Figure(
-            NAME,
-            f"rate adherence, 3 workers, {limit}/s ({kind})",
-            share,
-            "% of limit",
-            100 * naive / limit,
-            "97–100 %",
-            97 <= share <= 100.5,
-            None,
-            f"{achieved:.1f} msg/s over {RATE_SECONDS:.0f} s; baseline: per-process throttles",
-        ),
-        Figure(
-            NAME,
-            f"worst 1-s window ({kind})",
-            worst,
-            "msgs",
-            float(limit + burst),
-            f"≤ limit + burst = {limit + burst}",
-            worst <= limit + burst,
-        ),
-    ]
-
-
 # -- backlog ------------------------------------------------------------------------------
 
 
@@ -343,6 +276,36 @@ def backlog(kind: str) -> list[Figure]:
 # -- bulk creation ------------------------------------------------------------------------------
 
 
+EMAIL = """
+[[departments]]
+name = "First line"
+mailbox = "support@company.com"
+smtp_url = "{smtp}"
+
+[[channels]]
+name = "email"
+kind = "email"
+department = "First line"
+
+[[custom_fields]]
+key = "order_id"
+label = "Order number"
+required = true
+
+[[notification_templates]]
+kind = "agent_initiated"
+enabled = true
+subject = "[#{{{{ ticket.id }}}}] {{{{ ticket.subject }}}}"
+body = "Hello {{{{ contact.name }}}}! {{{{ ticket.body }}}} (order {{{{ ticket.fields.order_id }}}})"
+"""
+
+
+def provision_email(app: App, data: Path, smtp_url: str) -> None:
+    path = data / "provision-email.toml"
+    path.write_text(EMAIL.format(smtp=smtp_url), encoding="utf-8")
+    provision(app, path, actor=BENCH)
+
+
 def bulk(kind: str) -> list[Figure]:
     rows = "".join(f"client{i}@example.com;Client {i};A-{i}\n" for i in range(BULK_ROWS))
     source = ("Email;Имя;order_id\n" + rows).encode()
@@ -396,7 +359,7 @@ def run(argv: list[str]) -> list[Figure]:
     kinds = ["sqlite"] + (["postgresql"] if PG else [])
     figures: list[Figure] = []
     for kind in kinds:
-        for part in (bulk, backlog, throughput, rate):
+        for part in (bulk, backlog, throughput):
             print(f"  … {part.__name__} on {kind}", flush=True)
             figures += part(kind)
     return figures

@@ -31,7 +31,13 @@ from hde_core.db.models import (
     Department,
     Message,
 )
-from hde_core.dispatch.ratelimit import lock_bucket, seconds_until, slot_tolerance, whole_tokens
+from hde_core.dispatch.ratelimit import (
+    SEND_START_SECONDS,
+    lock_bucket,
+    seconds_until,
+    slot_tolerance,
+    whole_tokens,
+)
 from hde_core.domain.campaigns import SENDABLE
 from hde_core.domain.channels import ConnectionStatus
 from hde_core.domain.statuses import CLAIMABLE, HANDED_OVER, MessageStatus
@@ -490,7 +496,9 @@ def _snapshot(
                 max_attempts=limits.max_attempts,
                 worker_id=worker_id,
                 not_before=slot,
-                send_by=None if slot is None else slot + tolerance,
+                send_by=None
+                if slot is None
+                else slot + max(tolerance, timedelta(seconds=len(out) * SEND_START_SECONDS)),
             )
         )
     return out

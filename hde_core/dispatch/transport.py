@@ -22,7 +22,6 @@ from typing import Any
 
 import aiohttp
 import httpx
-from httpx._client import USE_CLIENT_DEFAULT  # the "not given" marker of httpx's signatures
 
 
 class _Pool:
@@ -127,7 +126,7 @@ class DispatchClient(httpx.AsyncClient):
         headers: Mapping[str, str] | None = None,
         **other: Any,
     ) -> httpx.Response:
-        special = any(v is not None and v is not USE_CLIENT_DEFAULT for v in other.values())
+        special = any(v is not None and v is not httpx.USE_CLIENT_DEFAULT for v in other.values())
         if not isinstance(url, str) or str(self.base_url) or self.cookies or special:
             return await super().request(
                 method, url, json=json, params=params, headers=headers, **other

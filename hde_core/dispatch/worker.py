@@ -89,6 +89,9 @@ class WorkerOptions:
     run_periodic_jobs: bool = True
     #: Outcomes recorded per transaction at most.
     record_batch: int = 500
+    #: Seconds the recorder waits for more outcomes while sends are in flight (a paced
+    #: channel's answers come one by one; recording each alone costs CPU per message).
+    record_linger: float = 0.2
     #: Seconds of a channel's rate claimed ahead; each message waits for its send slot in
     #: its own task, so pacing depends neither on the claim cycle nor on the provider's
     #: answer time (:mod:`hde_core.dispatch.ratelimit`).
@@ -207,8 +210,20 @@ class Worker:
                 if item is None:
                     return
                 batch = [item]
-                while len(batch) < self.options.record_batch and not results.empty():
-                    nxt = results.get_nowait()
+                # while sends are still in flight, linger a moment for their answers: one
+                # transaction for several outcomes costs a fraction of one each
+                linger_until = time.monotonic() + self.options.record_linger
+                while len(batch) < self.options.record_batch:
+                    if results.empty():
+                        left = linger_until - time.monotonic()
+                        if inflight == 0 or left <= 0:
+                            break
+                        try:
+                            nxt = await asyncio.wait_for(results.get(), timeout=left)
+                        except TimeoutError:
+                            break
+                    else:
+                        nxt = results.get_nowait()
                     if nxt is None:
                         results.put_nowait(None)
                         break

@@ -16,17 +16,10 @@ class RetryPolicy:
     cap_seconds: float = 15 * 60.0
     max_attempts: int = MAX_ATTEMPTS
 
-    def delay(
-        self, attempt: int, provider_after: float | None = None, rng: random.Random | None = None
-    ) -> float:
-        """Seconds to wait before attempt ``attempt + 1``.
-
-        The provider's own delay (``retry_after``) wins when it gave one; otherwise
-        ``base * 2**(attempt-1)`` capped, with full jitter so that many workers do not
-        retry in lock-step.
-        """
-        if provider_after is not None and provider_after >= 0:
-            return float(provider_after)
+    def delay(self, attempt: int, rng: random.Random | None = None) -> float:
+        """Seconds to wait before attempt ``attempt + 1``: ``base * 2**(attempt-1)`` capped,
+        with full jitter so that many workers do not retry in lock-step. (A provider's own
+        ``retry_after`` is not a backoff: the dispatcher pauses the channel for it.)"""
         ceiling = min(self.cap_seconds, self.base_seconds * (2 ** max(0, attempt - 1)))
         r = rng or random
         return self.base_seconds / 2 + r.random() * max(0.0, ceiling - self.base_seconds / 2)

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from hde_core.clock import FrozenClock, utcnow
-from tests.dispatch.fake_telegram import FakeTelegram
+from hde_core.sandbox.fake_telegram import FakeTelegram
 
 
 class LiveClock(FrozenClock):

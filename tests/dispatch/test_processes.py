@@ -17,8 +17,8 @@ import pytest
 from sqlalchemy import select
 
 from hde_core.db.models import Message
+from hde_core.sandbox.fake_telegram import FakeTelegramProcess
 from tests.conftest import TEST_SECRET
-from tests.dispatch.fake_telegram import FakeTelegramProcess
 from tests.dispatch.helpers import enqueue, provision_telegram, statuses
 
 # Several worker processes are the PostgreSQL deployment (SPEC §7): run on PostgreSQL only.

@@ -1,5 +1,8 @@
 """A loopback stand-in for Telegram's ``sendMessage``, for dispatcher tests and benchmarks.
 
+(Unlike the sandbox's simulators it models no conversation: it answers as fast, or as
+slowly, as told, and records when each call arrived.)
+
 It answers exactly what the Bot API answers (``{"ok":true,"result":{…}}`` or
 ``{"ok":false,"error_code":…,"description":…,"parameters":{"retry_after":…}}``), so
 the real :class:`~hde_core.channels.telegram.TelegramAdapter` talks to it over real
@@ -18,6 +21,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
+import random
 import subprocess
 import sys
 import threading
@@ -25,7 +30,6 @@ import time
 import urllib.request
 from collections import deque
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 ANSWERS: dict[str, tuple[int, dict[str, Any]]] = {
@@ -48,9 +52,14 @@ class Call:
 
 
 class FakeTelegram:
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, latency: float = 0.0) -> None:
+    def __init__(
+        self, host: str = "127.0.0.1", port: int = 0, latency: float = 0.0, jitter: float = 0.0
+    ) -> None:
         self.host, self.port = host, port
+        #: Seconds before each answer: ``latency`` ± up to ``jitter`` (uniform), like a real
+        #: provider's 100–300 ms rather than a constant.
         self.latency = latency
+        self.jitter = jitter
         self.default = "ok"
         self.calls: list[Call] = []
         self._scripts: dict[int, deque[str]] = {}
@@ -119,6 +128,7 @@ class FakeTelegram:
                         length = int(value.strip())
                 raw = await reader.readexactly(length) if length else b"{}"
                 path = head.split(b" ", 2)[1]
+                payload: dict[str, Any]
                 if head.startswith(b"GET /_calls"):  # control: what arrived (subprocess mode)
                     status, payload = 200, {"calls": [c.__dict__ for c in self.calls]}
                 elif not path.endswith(b"/sendMessage"):  # getMe, webhooks: a healthy bot
@@ -131,8 +141,9 @@ class FakeTelegram:
                     answer, status, payload = self._answer(json.loads(raw or b"{}"))
                     if answer.startswith("sleep"):
                         await asyncio.sleep(float(answer.partition(":")[2]))
-                    elif self.latency:
-                        await asyncio.sleep(self.latency)
+                    elif self.latency or self.jitter:
+                        delay = self.latency + random.uniform(-self.jitter, self.jitter)
+                        await asyncio.sleep(max(0.0, delay))
                 data = json.dumps(payload).encode()
                 writer.write(
                     b"HTTP/1.1 %d X\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n"
@@ -190,16 +201,20 @@ class FakeTelegram:
 
 
 class FakeTelegramProcess:
-    """The same fake in its own process (``python -m tests.dispatch.fake_telegram``), so a
-    busy dispatcher under test does not share a GIL with the provider it talks to."""
+    """The same fake in its own process (``python -m hde_core.sandbox.fake_telegram``), so a
+    busy dispatcher under test does not share a GIL with the provider it talks to.
+    ``nice``: a negative value (root only) keeps a loaded machine from delaying the fake's
+    own reading of requests, so arrival times are the dispatcher's, not the fake's."""
 
-    def __init__(self, latency: float = 0.0) -> None:
+    def __init__(self, latency: float = 0.0, jitter: float = 0.0, nice: int = 0) -> None:
         import socket
 
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.port = int(s.getsockname()[1])
         self.latency = latency
+        self.jitter = jitter
+        self.nice = nice
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -211,11 +226,12 @@ class FakeTelegramProcess:
             [
                 sys.executable,
                 "-m",
-                "tests.dispatch.fake_telegram",
+                "hde_core.sandbox.fake_telegram",
                 str(self.port),
                 str(self.latency),
+                str(self.jitter),
             ],
-            cwd=Path(__file__).resolve().parents[2],
+            preexec_fn=(lambda: os.nice(self.nice)) if self.nice else None,  # noqa: PLW1509
         )
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
@@ -247,6 +263,10 @@ class FakeTelegramProcess:
 
 
 if __name__ == "__main__":
-    server = FakeTelegram(port=int(sys.argv[1]), latency=float(sys.argv[2]))
+    server = FakeTelegram(
+        port=int(sys.argv[1]),
+        latency=float(sys.argv[2]),
+        jitter=float(sys.argv[3]) if len(sys.argv) > 3 else 0.0,
+    )
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(server.serve())
