@@ -105,7 +105,7 @@ def case(kind: str, burst: int) -> list[Figure]:
         channel = provision_telegram(app, data, fake.url, name="limited", rate=LIMIT, burst=burst)
         enqueue(app, channel, list(range(1, int(LIMIT * (SECONDS + RAMP + 10)))))
         with cpu_hog():
-            procs = [worker_process(url, data, "--poll", "0.05") for _ in range(3)]
+            procs = [worker_process(url, data) for _ in range(3)]  # production defaults
             watched = [psutil.Process(p.pid) for p in procs]
             wait_for_workers(app, 3)  # start-up (imports) is not part of the figure
             time.sleep(RAMP)

@@ -153,6 +153,8 @@ class Worker:
         #: refused the credentials) and the recorder has not stored the pause for all yet.
         self._paused_until: dict[int, float] = {}
         self._adapters_at: dict[int, float] = {}
+        #: When a channel's bucket has its next batch of send slots (it told this worker).
+        self._token_at: dict[int, float] = {}
         self._rotation = random.randrange(1_000)
         self._db_turn = threading.Lock() if app.db.is_sqlite else None
 
@@ -338,6 +340,11 @@ class Worker:
                 continue
             if self._idle_until.get(channel_id, 0.0) > mono and not self.options.until_idle:
                 continue
+            token_at = self._token_at.get(channel_id, 0.0)
+            if token_at > mono:  # the bucket said when its next batch of slots is free
+                found.waiting = True
+                found.wake_in = _earliest(found.wake_in, token_at - mono)
+                continue
             result = claim_channel(
                 self.app,
                 self.worker_id,
@@ -359,6 +366,9 @@ class Worker:
             if result.wait is not None:
                 found.waiting = True
                 found.wake_in = _earliest(found.wake_in, result.wait)
+                # no claim transaction on this channel before then (others' claims only
+                # push the bucket further, so asking earlier would find nothing)
+                self._token_at[channel_id] = mono + result.wait
         return found
 
     def _note_pause(self, channel_id: int, outcome: SendOutcome) -> None:
