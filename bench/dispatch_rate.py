@@ -45,6 +45,9 @@ LATENCY, JITTER = 0.200, 0.050
 SECONDS = float(os.environ.get("HDE_BENCH_RATE_SECONDS", "45"))
 RAMP = 3.0
 CPU_TARGET_MS = 2.0
+#: The workers' options: send slots half a second ahead (``HDE_BENCH_PACE_AHEAD``; 0 is the
+#: plain token bucket, for comparison).
+PACING = ("--pace-ahead", os.environ.get("HDE_BENCH_PACE_AHEAD", "0.5"))
 
 
 @contextmanager
@@ -105,7 +108,7 @@ def case(kind: str, burst: int) -> list[Figure]:
         channel = provision_telegram(app, data, fake.url, name="limited", rate=LIMIT, burst=burst)
         enqueue(app, channel, list(range(1, int(LIMIT * (SECONDS + RAMP + 10)))))
         with cpu_hog():
-            procs = [worker_process(url, data) for _ in range(3)]  # production defaults
+            procs = [worker_process(url, data, *PACING) for _ in range(3)]
             watched = [psutil.Process(p.pid) for p in procs]
             wait_for_workers(app, 3)  # start-up (imports) is not part of the figure
             time.sleep(RAMP)

@@ -32,7 +32,6 @@ from hde_core.db.models import (
     Message,
 )
 from hde_core.dispatch.ratelimit import (
-    SEND_START_SECONDS,
     lock_bucket,
     seconds_until,
     slot_tolerance,
@@ -496,9 +495,7 @@ def _snapshot(
                 max_attempts=limits.max_attempts,
                 worker_id=worker_id,
                 not_before=slot,
-                send_by=None
-                if slot is None
-                else slot + max(tolerance, timedelta(seconds=len(out) * SEND_START_SECONDS)),
+                send_by=None if slot is None else slot + tolerance,
             )
         )
     return out

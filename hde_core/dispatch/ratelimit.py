@@ -46,19 +46,14 @@ def bucket_capacity(burst: int) -> int:
     return max(1, math.ceil(burst / 4))
 
 
-#: A worker starts the sends of one claim one after the other, about this long each: the
-#: n-th message of a claim may be n times this late with no stall at all (a fast channel
-#: must not refuse its own batches).
-SEND_START_SECONDS = 0.001
-
-
 def slot_tolerance(rate: float, burst: int) -> float:
     """Seconds a send may come after its slot. The burst beyond the bucket's capacity is
     the headroom for lateness: ``rate × tolerance`` late sends at most crowd a window,
-    so no one-second window at the provider holds more than ``rate + burst``."""
+    so no one-second window at the provider holds more than ``rate + burst``. One slot of
+    that headroom is kept for the moment between this check and the request's write."""
     if rate <= 0:
         return math.inf
-    return max(1, burst - bucket_capacity(burst)) / rate
+    return max(1, burst - bucket_capacity(burst) - 1) / rate
 
 
 def refill(tokens: float, refilled_at: datetime, now: datetime, rate: float, burst: int) -> float:

@@ -94,8 +94,10 @@ class WorkerOptions:
     record_linger: float = 0.2
     #: Seconds of a channel's rate claimed ahead; each message waits for its send slot in
     #: its own task, so pacing depends neither on the claim cycle nor on the provider's
-    #: answer time (:mod:`hde_core.dispatch.ratelimit`).
-    pace_ahead: float = 0.5
+    #: answer time (:mod:`hde_core.dispatch.ratelimit`). Off by default for now: with three
+    #: processes on a loaded machine the provider saw windows 1-5 % above limit + burst
+    #: (issue 14.2, see bench/RESULTS.md); ``hde worker --pace-ahead 0.5`` turns it on.
+    pace_ahead: float = 0.0
 
 
 @dataclass
@@ -155,6 +157,9 @@ class Worker:
         self._adapters_at: dict[int, float] = {}
         #: When a channel's bucket has its next batch of send slots (it told this worker).
         self._token_at: dict[int, float] = {}
+        #: Channels this worker has finished a send on (its HTTP session and a connection
+        #: exist): only these are claimed ahead.
+        self._warm: set[int] = set()
         self._rotation = random.randrange(1_000)
         self._db_turn = threading.Lock() if app.db.is_sqlite else None
 
@@ -197,6 +202,7 @@ class Worker:
             try:
                 if await self._until_slot(claimed):
                     outcome = await send_one(adapters.get(claimed.channel_id), claimed)
+                    self._warm.add(claimed.channel_id)
                 else:
                     outcome = SLOT_MISSED
                 self._note_pause(claimed.channel_id, outcome)
@@ -352,7 +358,9 @@ class Worker:
                 limit=room,
                 lease=self.options.lease,
                 rotate=self._rotation,
-                lookahead=self.options.pace_ahead,
+                # no slots ahead until a send on the channel has finished: a cold start
+                # (session, first connections) would hand them all over late, together
+                lookahead=self.options.pace_ahead if channel_id in self._warm else 0.0,
             )
             if result.claimed:
                 self._idle_until.pop(channel_id, None)

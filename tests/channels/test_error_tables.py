@@ -144,7 +144,7 @@ def reset_channel(app, channel: str) -> None:
     """An AUTH code stops the channel; the next row starts from a connected one."""
     with app.db.transaction() as s:
         ch = s.get(Channel, channel_by_name(s, channel).id)
-        ch.connection_status = "ok"
+        ch.connection_status = "connected"
         ch.connection_error = None
 
 

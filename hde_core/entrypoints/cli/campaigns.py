@@ -206,6 +206,14 @@ def send(
 @click.option("--poll", type=click.FloatRange(0.01, 60), default=0.5, show_default=True)
 @click.option("--until-idle", is_flag=True, help="Stop when nothing is left to send now.")
 @click.option("--no-periodic", is_flag=True, help="Do not run the periodic jobs here.")
+@click.option(
+    "--pace-ahead",
+    type=click.FloatRange(0, 5),
+    default=0.0,
+    show_default=True,
+    help="Seconds of a paced channel's rate to claim ahead, each message sent at its own "
+    "slot (0: claim only the tokens there now).",
+)
 @needs_app_as_process
 def worker(
     state: CliState,
@@ -216,6 +224,7 @@ def worker(
     poll: float,
     until_idle: bool,
     no_periodic: bool,
+    pace_ahead: float,
 ) -> None:
     """The dispatcher: send queued messages at each channel's shared rate limit.
 
@@ -233,6 +242,7 @@ def worker(
             poll_interval=poll,
             until_idle=until_idle,
             run_periodic_jobs=not no_periodic,
+            pace_ahead=pace_ahead,
         ),
     )
     warn("cli.worker.started", worker=runner.worker_id)
