@@ -1,7 +1,7 @@
 """status checks: the status columns accept only the statuses the domain knows
 
 Revision ID: 0008
-Revises: 0007
+Revises: 0011
 Create Date: 2026-12-07 16:00:00
 
 A CHECK constraint (the ``ck`` naming convention) on each status column: a message's
@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0008"
-down_revision: str | Sequence[str] | None = "0007"
+down_revision: str | Sequence[str] | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
