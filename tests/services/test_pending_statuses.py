@@ -65,3 +65,31 @@ def test_two_receivers_racing_store_one_row(app, tg, clock):  # noqa: F811
     assert pending(app) == [("race-1", "delivered")]
     with app.db.reader() as s:
         assert s.scalar(select(func.count()).select_from(PendingStatus)) == 1
+
+
+def test_the_migration_merges_rows_stored_twice(app, tg, clock):  # noqa: F811
+    """Migration 0011: rows an old version stored twice become one before the unique key."""
+    from alembic import command
+    from sqlalchemy import text
+
+    from hde_core.db.migrate import alembic_config, upgrade
+
+    cfg = alembic_config(app.db)
+    with app.db.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0010")
+    with app.db.engine.begin() as conn:
+        for status in ("delivered", "delivered", "read"):
+            conn.execute(
+                text(
+                    "INSERT INTO pending_statuses"
+                    " (channel_id, provider_message_id, status, occurred_at, payload, created_at)"
+                    " VALUES (:c, 'old-1', :s, :at, '{}', :at)"
+                ),
+                {"c": tg, "s": status, "at": clock.now()},
+            )
+    upgrade(app.db)
+    assert pending(app) == [("old-1", "delivered"), ("old-1", "read")]
+    with app.db.transaction() as s:  # and the key holds from now on
+        apply_status(s, tg, "old-1", S.DELIVERED, clock.now(), keep_if_unknown=True)
+    assert pending(app) == [("old-1", "delivered"), ("old-1", "read")]
