@@ -14,6 +14,7 @@ import streamlit as st
 
 from hde_core.bootstrap import App, bootstrap
 from hde_core.console.auth import ConsoleUser, current_user, sign_in_form, sign_out
+from hde_core.console.incidents import install_incident_handler
 from hde_core.console.nav import existing_pages
 from hde_core.domain.roles import Permission
 from hde_core.i18n import LANGS, default_lang, t
@@ -94,6 +95,7 @@ def page(title_key: str, permission: Permission = Permission.VIEW) -> ConsoleUse
     """Page preamble: config, language, sign-in, role gate, menu, title. Stops the script
     (showing why) when nobody is signed in or the role may not open this page."""
     st.set_page_config(page_title="HDE Outreach", page_icon="✉️", layout="wide")
+    install_incident_handler()
     app = get_app()
     user = current_user(app)
     if user is not None:

@@ -3,6 +3,8 @@ and AppTest runners (signed in by seeding the session, or through the real sign-
 
 from __future__ import annotations
 
+import logging
+import traceback
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,6 +20,35 @@ from tests.conftest import TEST_SECRET, make_settings
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "correct-horse-42"
 ROLES = ("admin", "team_lead", "agent", "viewer")
+
+
+class _Incidents(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@pytest.fixture(autouse=True)
+def console_incidents():
+    """A page that fails shows an incident message instead of a traceback, so AppTest's
+    ``at.exception`` stays empty: any incident logged during a test fails the test (a test
+    that provokes one on purpose takes it from this list)."""
+    handler = _Incidents()
+    logger = logging.getLogger("hde_core.console")
+    logger.addHandler(handler)
+    yield handler.records
+    logger.removeHandler(handler)
+    if handler.records:
+        record = handler.records[0]
+        pytest.fail(
+            f"the console hit an internal error: {record.getMessage()}\n"
+            + "".join(traceback.format_exception(*record.exc_info))
+            if record.exc_info
+            else record.getMessage()
+        )
 
 
 @pytest.fixture
