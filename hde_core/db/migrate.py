@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
@@ -22,13 +24,49 @@ def alembic_config(db: Database) -> Config:
     return cfg
 
 
+@contextmanager
+def _migrating(db: Database) -> Iterator[Config]:
+    """One transaction for Alembic. On SQLite, foreign keys are off while it runs.
+
+    SQLite cannot alter a constraint, so batch mode rebuilds a table: copy, drop, rename.
+    With foreign keys on, dropping the old table would delete every row that points at it
+    with ON DELETE CASCADE (a channel's identities, pending statuses, messages…) or refuse
+    the drop. SQLite ignores the pragma inside a transaction, so it is set on the raw
+    connection before the first BEGIN; the rows are checked before the commit.
+    """
+    cfg = alembic_config(db)
+    with db.engine.connect() as conn:
+        raw = conn.connection.dbapi_connection if conn.dialect.name == "sqlite" else None
+        if raw is not None:
+            raw.execute("PRAGMA foreign_keys=OFF")
+        try:
+            with conn.begin():
+                cfg.attributes["connection"] = conn
+                yield cfg
+                if raw is not None:
+                    broken = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                    if broken:
+                        raise RuntimeError(
+                            f"the migration left {len(broken)} rows pointing at rows that"
+                            f" do not exist (first: {tuple(broken[0])}); nothing was changed"
+                        )
+        finally:
+            if raw is not None:
+                raw.execute("PRAGMA foreign_keys=ON")
+
+
+def migrate(
+    db: Database, revision: str = "heads", move: Callable[[Config, str], None] = command.upgrade
+) -> None:
+    """Move the schema to ``revision`` (``command.upgrade`` or ``command.downgrade``)."""
+    with _migrating(db) as cfg:
+        move(cfg, revision)
+
+
 def upgrade(db: Database) -> tuple[set[str], set[str]]:
     """Bring the database to the newest schema; returns (heads before, heads after)."""
     before = current_heads(db)
-    cfg = alembic_config(db)
-    with db.engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "heads")
+    migrate(db)
     return before, current_heads(db)
 
 

@@ -72,15 +72,9 @@ def test_the_migration_merges_rows_stored_twice(app, tg, clock):  # noqa: F811
     from alembic import command
     from sqlalchemy import text
 
-    from hde_core.db.migrate import alembic_config, upgrade
+    from hde_core.db.migrate import migrate, upgrade
 
-    def migrate(move, revision: str) -> None:
-        cfg = alembic_config(app.db)
-        with app.db.engine.begin() as conn:
-            cfg.attributes["connection"] = conn
-            move(cfg, revision)
-
-    migrate(command.downgrade, "0010")
+    migrate(app.db, "0010", command.downgrade)
     with app.db.engine.begin() as conn:
         for status in ("delivered", "delivered", "read"):
             conn.execute(
@@ -91,7 +85,7 @@ def test_the_migration_merges_rows_stored_twice(app, tg, clock):  # noqa: F811
                 ),
                 {"c": tg, "s": status, "at": clock.now()},
             )
-    migrate(command.upgrade, "0011")  # just this one: later ones may rebuild tables
+    migrate(app.db, "0011")  # just this one, to look before the later ones
     assert pending(app) == [("old-1", "delivered"), ("old-1", "read")]
     with app.db.transaction() as s:  # and the key holds from now on
         apply_status(s, tg, "old-1", S.DELIVERED, clock.now(), keep_if_unknown=True)
