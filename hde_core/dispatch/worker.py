@@ -38,13 +38,13 @@ from hde_core.bootstrap import App
 from hde_core.channels.base import new_http_client
 from hde_core.db.models import WorkerHeartbeat
 from hde_core.dispatch import periodic
+from hde_core.dispatch.channels import sendable_channels
 from hde_core.dispatch.claim import (
     DEFAULT_LEASE,
     Claimed,
     claim_channel,
     new_worker_id,
     nothing_due,
-    sendable_channels,
 )
 from hde_core.dispatch.record import SLOT_MISSED, record_outcomes
 from hde_core.dispatch.send import AdapterCache, send_one

@@ -159,12 +159,12 @@ def test_filter_keeps_rows_matching_every_picked_column_and_the_name(app, world)
 
 
 def test_settings_show_the_per_recipient_pacing_the_dispatcher_keeps(app, world):
-    from hde_core.dispatch.claim import _sendable_channel
+    from hde_core.dispatch.channels import sendable_channel
 
     def both():
         with app.db.transaction() as s:
             channel = s.scalar(select(Channel).where(Channel.name == "wa"))
-            kept = _sendable_channel(s, channel.id, channel.created_at).per_recipient
+            kept = sendable_channel(s, channel.id, channel.created_at).per_recipient
         return get_wa_settings(app, "wa").per_recipient_interval, kept
 
     assert both() == (None, None)  # provisioned with 0: no pacing, and the summary says so
