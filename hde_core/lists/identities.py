@@ -4,7 +4,7 @@ A list is checked against every identity of the channel at once: the addresses g
 Arrow array (hash lookups of a million values in C++), the facts eligibility needs —
 has written (R3), opted out (R15), window open (R12) — into numpy arrays by position.
 
-Matching follows :func:`hde_core.services.tickets.resolve_recipient` (the single-ticket
+Matching follows :func:`hde_core.services.recipients.resolve_recipient` (the single-ticket
 path), so a row and a ticket to the same person find the same identity: email and WhatsApp
 by normalised address; Telegram by chat id, @username, or a phone the client shared; Viber
 by id or shared phone. When several identities share a username or phone, the oldest wins.

@@ -3,7 +3,7 @@ the key duplicates are found by.
 
 Email and WhatsApp go through the bulk normalisers (whole columns at once); Telegram and
 Viber rows are resolved one distinct value at a time, exactly as a single ticket's
-recipient is (:func:`hde_core.services.tickets.resolve_recipient`).
+recipient is (:func:`hde_core.services.recipients.resolve_recipient`).
 """
 
 from __future__ import annotations

@@ -29,13 +29,6 @@ from hde_core.db.models import (
     User,
     WaTemplate,
 )
-from hde_core.domain.addresses import (
-    Normalised,
-    normalise_email,
-    normalise_phone,
-    normalise_telegram,
-    normalise_viber,
-)
 from hde_core.domain.channels import ChannelKind
 from hde_core.domain.eligibility import RecipientState, Verdict, evaluate
 from hde_core.domain.limits import TEXT_TOO_LONG
@@ -56,7 +49,8 @@ from hde_core.errors import NotFound, Refused
 from hde_core.services import audit
 from hde_core.services.authz import authorize
 from hde_core.services.channels import channel_by_name, channel_state
-from hde_core.services.contacts import find_identity, find_or_create_identity
+from hde_core.services.contacts import find_or_create_identity
+from hde_core.services.recipients import Recipient, resolve_recipient
 from hde_core.services.rendering import render_email, render_text, syntax_problem
 
 S = MessageStatus
@@ -113,54 +107,6 @@ class TicketResult:
             "email_skipped": self.email_skipped,
             "messages": [m.__dict__ for m in self.messages],
         }
-
-
-@dataclass(frozen=True)
-class Recipient:
-    """A resolved recipient: the address we send to, or why there is none."""
-
-    normalised: Normalised
-    identity: ContactIdentity | None = None
-
-
-def resolve_recipient(session: Session, channel: Channel, raw: str, region: str) -> Recipient:
-    """Normalise ``raw`` for the channel and find the contact's identity on it.
-
-    Telegram accepts a chat id, an @username or a phone the client shared;
-    Viber a Viber id or a shared phone; WhatsApp a phone number.
-    """
-    kind = ChannelKind(channel.kind)
-    if kind == ChannelKind.EMAIL:
-        n = normalise_email(raw)
-        return Recipient(
-            n, find_identity(session, channel.id, n.value) if n.ok and n.value else None
-        )
-    if kind in (ChannelKind.WHATSAPP, ChannelKind.WA_BUSINESS):
-        n = normalise_phone(raw, region)
-        return Recipient(
-            n, find_identity(session, channel.id, n.value) if n.ok and n.value else None
-        )
-    n = normalise_telegram(raw) if kind == ChannelKind.TELEGRAM else normalise_viber(raw)
-    if n.ok and n.value:
-        if n.value.startswith("@"):
-            return _known(n, find_identity(session, channel.id, n.value, by_username=True))
-        identity = find_identity(session, channel.id, n.value)
-        if identity is not None or kind == ChannelKind.VIBER or not n.value.lstrip("-").isdigit():
-            return _known(n, identity)
-        # a long digit string may also be a phone number
-    phone = normalise_phone(raw, region)
-    if phone.ok and phone.value:
-        return _known(phone, find_identity(session, channel.id, phone.value, by_phone=True))
-    # an id the channel accepts stays that id (unknown: no_prior_contact); else the phone's verdict
-    return Recipient(n if n.ok else phone)
-
-
-def _known(n: Normalised, identity: ContactIdentity | None) -> Recipient:
-    """A known client is written to at their address on the channel (a Telegram chat id,
-    not the @username or phone they were found by) — the bulk path does the same."""
-    if identity is None:
-        return Recipient(n)
-    return Recipient(Normalised(n.status, identity.address), identity)
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from hde_core.db.models import Channel
 from hde_core.services.lists import load_list, validate_list
-from hde_core.services.tickets import resolve_recipient
+from hde_core.services.recipients import resolve_recipient
 from tests.lists.helpers import add_channel, add_identity, codes
 
 

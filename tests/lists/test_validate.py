@@ -17,7 +17,7 @@ from hde_core.domain.reasons import Reason
 from hde_core.errors import InputError, NotFound
 from hde_core.services.channels import channel_state
 from hde_core.services.lists import load_list, validate_list
-from hde_core.services.tickets import resolve_recipient
+from hde_core.services.recipients import resolve_recipient
 from tests.lists.helpers import (
     EXPECTED,
     FIXTURES,
