@@ -13,7 +13,7 @@ from sqlalchemy import Table, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from hde_core.bootstrap import App
-from hde_core.db.models import Channel, ContactIdentity, Message, PendingStatus
+from hde_core.db.models import Channel, ContactIdentity, Message
 from hde_core.dispatch.claim import ACTOR, Claimed, add_audit
 from hde_core.domain.channels import ConnectionStatus
 from hde_core.domain.outcomes import (
@@ -30,7 +30,7 @@ from hde_core.domain.retry import RetryPolicy
 from hde_core.domain.statuses import MessageStatus, can_dispatch_move, recordable_from
 from hde_core.services import audit
 from hde_core.services.contacts import record_opt_out
-from hde_core.services.statuses import apply_status
+from hde_core.services.statuses import apply_pending_statuses
 
 S = MessageStatus
 #: How long messages wait before re-checking a channel whose credentials were refused.
@@ -210,7 +210,7 @@ def _record_sent(session: Session, batch: list[tuple[Claimed, Sent]], now: datet
             for c, o in recorded
         ],
     )
-    _apply_pending_statuses(session, [(c.channel_id, o.provider_message_id) for c, o in recorded])
+    apply_pending_statuses(session, [(c.channel_id, o.provider_message_id) for c, o in recorded])
 
 
 def _guarded(
@@ -490,29 +490,3 @@ def _pause(
             .values(next_send_at=until)
             .execution_options(synchronize_session=False)
         )
-
-
-def _apply_pending_statuses(session: Session, sent: list[tuple[int, str]]) -> None:
-    """Statuses that arrived before we knew the provider id are applied now."""
-    if not sent:
-        return
-    wanted = set(sent)
-    pending = [
-        row
-        for row in session.scalars(
-            select(PendingStatus)
-            .where(PendingStatus.provider_message_id.in_([pid for _, pid in sent]))
-            .order_by(PendingStatus.occurred_at, PendingStatus.id)
-        )
-        if (row.channel_id, row.provider_message_id) in wanted
-    ]
-    for row in pending:
-        apply_status(
-            session,
-            row.channel_id,
-            row.provider_message_id,
-            S(row.status),
-            row.occurred_at,
-            row.payload,
-        )
-        session.delete(row)

@@ -266,3 +266,29 @@ def purge_pending_statuses(app: App) -> int:
     with app.db.transaction() as session:
         result = session.execute(delete(PendingStatus).where(PendingStatus.created_at < cutoff))
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def apply_pending_statuses(session: Session, sent: list[tuple[int, str]]) -> None:
+    """Statuses that arrived before we knew the provider id are applied now."""
+    if not sent:
+        return
+    wanted = set(sent)
+    pending = [
+        row
+        for row in session.scalars(
+            select(PendingStatus)
+            .where(PendingStatus.provider_message_id.in_([pid for _, pid in sent]))
+            .order_by(PendingStatus.occurred_at, PendingStatus.id)
+        )
+        if (row.channel_id, row.provider_message_id) in wanted
+    ]
+    for row in pending:
+        apply_status(
+            session,
+            row.channel_id,
+            row.provider_message_id,
+            S(row.status),
+            row.occurred_at,
+            row.payload,
+        )
+        session.delete(row)
