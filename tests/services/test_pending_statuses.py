@@ -91,3 +91,22 @@ def test_the_migration_merges_rows_stored_twice(app, tg, clock):  # noqa: F811
         apply_status(s, tg, "old-1", S.DELIVERED, clock.now(), keep_if_unknown=True)
     assert pending(app) == [("old-1", "delivered"), ("old-1", "read")]
     upgrade(app.db)  # leave the database current
+
+
+def test_a_status_that_came_first_is_applied_when_the_send_is_recorded(app, tg, clock):  # noqa: F811
+    """A provider may report 'delivered' before the dispatcher stored its message id."""
+    from hde_core.db.models import Message
+    from hde_core.services.statuses import apply_pending_statuses
+    from hde_core.services.webhooks import record_events
+    from tests.services.test_webhooks_record import _ticket_with_message, inbound
+
+    record_events(app, tg, [inbound(clock)])  # the client wrote first (R3)
+    with app.db.transaction() as s:
+        apply_status(s, tg, "tg-early", S.DELIVERED, clock.now(), keep_if_unknown=True)
+    assert pending(app) == [("tg-early", "delivered")]
+    mid = _ticket_with_message(app, tg, S.SENT.value, pid="tg-early")
+    with app.db.transaction() as s:
+        apply_pending_statuses(s, [(tg, "tg-early"), (tg, "tg-other")])
+    with app.db.reader() as s:
+        assert s.get(Message, mid).status == S.DELIVERED.value
+    assert pending(app) == []
