@@ -13,7 +13,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, ValidationError, ValidationInfo, field_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hde_core.errors import ConfigError
@@ -37,12 +37,26 @@ class Settings(BaseSettings):
     list_max_columns: int = 1_000
     list_max_cells: int = 20_000_000
     list_max_unpacked_mb: int = 1024
-    # Where the webhook receiver is reachable from providers (used when registering webhooks).
-    public_url: str = "http://127.0.0.1:8787"
+    # Where the webhook receiver is reachable from providers (used when registering webhooks);
+    # unset: the services server itself, on its host and port (see _public_url).
+    public_url: str = ""
     console_port: int = 8501
     services_host: str = "127.0.0.1"
     services_port: int = 8787
     smtp_sink_port: int = 2525
+
+    @model_validator(mode="after")
+    def _public_url(self) -> Settings:
+        """``HDE_PUBLIC_URL`` without its trailing slash, or the services server when unset,
+        so moving ``HDE_SERVICES_PORT`` moves the webhooks registered with providers too."""
+        if self.public_url.strip():
+            self.public_url = self.public_url.strip().rstrip("/")
+        else:
+            host = self.services_host
+            if host in ("0.0.0.0", "::", ""):
+                host = "127.0.0.1"
+            self.public_url = f"http://{host}:{self.services_port}"
+        return self
 
     @field_validator("default_region")
     @classmethod

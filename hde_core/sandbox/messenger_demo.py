@@ -64,10 +64,8 @@ def services_url(settings: Settings) -> str:
 
 
 def public_url(settings: Settings) -> str:
-    """``HDE_PUBLIC_URL`` when set, otherwise the services server itself."""
-    if "public_url" in settings.model_fields_set or os.environ.get("HDE_PUBLIC_URL"):
-        return settings.public_url.rstrip("/")
-    return services_url(settings)
+    """``HDE_PUBLIC_URL`` when set, otherwise the services server itself (the setting's rule)."""
+    return settings.public_url
 
 
 class MessengerDemoService:

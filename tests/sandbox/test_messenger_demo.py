@@ -105,3 +105,14 @@ def test_demo_clients_can_be_written_to_and_gray_whatsapp_shows_r10(demo):
     assert [e.code for e in refused.value.errors] == ["initiation_disabled"]
     set_initiation(app, "whatsapp", True, "lead", acknowledge_risk=True)
     assert initiate_ticket(app, request, "agent").status == "sent"
+
+
+def test_moving_the_services_port_moves_the_webhooks(sqlite_url, data_dir, monkeypatch):
+    """Issue 16.9: with HDE_SERVICES_PORT changed, WhatsApp Business webhooks stayed on :8787."""
+    monkeypatch.delenv("HDE_PUBLIC_URL", raising=False)
+    moved = make_settings(sqlite_url, data_dir, services_port=9911, services_host="0.0.0.0")
+    assert moved.public_url == "http://127.0.0.1:9911"  # what wa_demo and `hde channel` use
+    behind_proxy = make_settings(
+        sqlite_url, data_dir, services_port=9911, public_url=" https://x/ "
+    )
+    assert behind_proxy.public_url == "https://x"
