@@ -23,8 +23,16 @@ run: $(VENV)/.installed-run
 	$(BIN)/hde demo
 
 ## make test: the whole suite (SQLite always; PostgreSQL too when HDE_TEST_POSTGRES_URL is set)
+# Two parts: everything but the browser on both cores (pytest-xdist, a test file stays on
+# one worker), then the browser tests alone, as a user's machine would run the console.
+# With PYTEST_ARGS, one plain pytest run of what they select.
 test: $(VENV)/.installed-dev
+ifeq ($(strip $(PYTEST_ARGS)),)
+	$(BIN)/python -m pytest -n 2 --dist loadfile -m "not browser"
+	$(BIN)/python -m pytest -m browser
+else
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+endif
 
 ## make test-fast: the unit tests only (no database, socket or child process), in seconds.
 ## Markers (tests/conftest.py assigns them): unit, db, process, browser; e.g. PYTEST_ARGS='-m "db and not process"'
