@@ -15,7 +15,6 @@ from sqlalchemy.orm import Session
 from hde_core.bootstrap import App
 from hde_core.db.models import Channel, ContactIdentity, Message
 from hde_core.dispatch.claim import ACTOR, Claimed, add_audit
-from hde_core.domain.channels import ConnectionStatus
 from hde_core.domain.outcomes import (
     Disconnected,
     ErrorClass,
@@ -29,6 +28,7 @@ from hde_core.domain.outcomes import (
 from hde_core.domain.retry import RetryPolicy
 from hde_core.domain.statuses import MessageStatus, can_dispatch_move, recordable_from
 from hde_core.services import audit
+from hde_core.services.channels import disconnect_channel
 from hde_core.services.contacts import record_opt_out
 from hde_core.services.statuses import apply_pending_statuses
 
@@ -349,20 +349,9 @@ def _disconnected(session: Session, claimed: Claimed, outcome: Disconnected, now
         error_text=outcome.text,
     ):
         return
-    channel = session.get(Channel, claimed.channel_id)
-    if channel is not None and channel.connection_status != ConnectionStatus.ERROR.value:
-        channel.connection_status = ConnectionStatus.ERROR.value
-        channel.connection_error = outcome.text
-        channel.status_checked_at = now
-        audit.record(
-            session,
-            audit.Event.CHANNEL_DISCONNECTED,
-            ACTOR,
-            at=now,
-            channel_id=claimed.channel_id,
-            code=outcome.code,
-            text=outcome.text,
-        )
+    disconnect_channel(
+        session, session.get(Channel, claimed.channel_id), outcome.code, outcome.text, now, ACTOR
+    )
 
 
 def _fail(

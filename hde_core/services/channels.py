@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -14,6 +15,7 @@ from hde_core.domain.channels import ChannelKind, ConnectionStatus, Provider
 from hde_core.domain.eligibility import ChannelState
 from hde_core.errors import NotFound
 from hde_core.security.crypto import SecretBox
+from hde_core.services import audit
 
 
 def channel_by_name(session: Session, name: str) -> Channel:
@@ -88,3 +90,29 @@ def recipient_interval(channel: Any) -> float | None:
     except ValueError:
         adapter = None
     return adapter.per_recipient_interval if adapter else None
+
+
+def disconnect_channel(
+    session: Session,
+    channel: Channel | None,
+    code: str | None,
+    text: str | None,
+    at: datetime,
+    actor: str,
+) -> None:
+    """The provider refused the account: the channel stops, says why, and the audit trail
+    records it once (a channel already stopped is left as it is)."""
+    if channel is None or channel.connection_status == ConnectionStatus.ERROR.value:
+        return
+    channel.connection_status = ConnectionStatus.ERROR.value
+    channel.connection_error = text
+    channel.status_checked_at = at
+    audit.record(
+        session,
+        audit.Event.CHANNEL_DISCONNECTED,
+        actor,
+        at=at,
+        channel_id=channel.id,
+        code=code,
+        text=text,
+    )

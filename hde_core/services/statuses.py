@@ -18,11 +18,11 @@ from sqlalchemy.orm import Session
 from hde_core.bootstrap import App
 from hde_core.channels.errors import Classified, ErrorRule, outcome_for
 from hde_core.db.models import Channel, Message, PendingStatus
-from hde_core.domain.channels import ConnectionStatus
 from hde_core.domain.outcomes import Disconnected, ErrorClass, Hold, Retry, SendOutcome
 from hde_core.domain.retry import RetryPolicy
 from hde_core.domain.statuses import MessageStatus, accepts_provider_status
 from hde_core.services import audit
+from hde_core.services.channels import disconnect_channel
 from hde_core.services.contacts import record_opt_out
 
 S = MessageStatus
@@ -184,19 +184,7 @@ def _again(
         error_class = ErrorClass.AUTH
         message.status = S.QUEUED.value
         message.next_attempt_at = at + DISCONNECTED_RECHECK
-        if channel is not None and channel.connection_status != ConnectionStatus.ERROR.value:
-            channel.connection_status = ConnectionStatus.ERROR.value
-            channel.connection_error = outcome.text
-            channel.status_checked_at = at
-            audit.record(
-                session,
-                audit.Event.CHANNEL_DISCONNECTED,
-                "provider",
-                at=at,
-                channel_id=message.channel_id,
-                code=outcome.code,
-                text=outcome.text,
-            )
+        disconnect_channel(session, channel, outcome.code, outcome.text, at, "provider")
         delay = DISCONNECTED_RECHECK.total_seconds()
     else:
         error_class = outcome.error_class
