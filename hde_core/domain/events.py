@@ -26,6 +26,20 @@ class InboundMessage:
     username: str | None = None
     phone: str | None = None
     raw: Any = field(default=None, compare=False)
+    #: Provider ids of our messages this one answers, nearest first: Telegram
+    #: ``reply_to_message``, WhatsApp ``context.id``, Green-API quoted message id, Viber
+    #: ``tracking_data`` round trip, email ``In-Reply-To`` then ``References``.
+    reply_to: tuple[str, ...] = ()
+    #: The ticket named by a per-ticket reply address (email ``reply+t<N>@…``), if any.
+    ticket_hint: int | None = None
+    #: An automatic answer (out of office, ``Auto-Submitted``): kept and shown, never
+    #: counted as the client's reply and never opens a window.
+    auto_reply: bool = False
+    #: Email only: the subject, the whole original text when ``text`` is the stripped
+    #: reply, and the attachments' names (listed, not lost).
+    subject: str | None = None
+    original: str | None = None
+    attachments: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
