@@ -44,6 +44,8 @@ class Settings(BaseSettings):
     services_host: str = "127.0.0.1"
     services_port: int = 8787
     smtp_sink_port: int = 2525
+    # `hde mail-in`: the inbound SMTP/LMTP endpoint the MX forwards replies to.
+    mail_in_port: int = 2526
 
     @model_validator(mode="after")
     def _public_url(self) -> Settings:

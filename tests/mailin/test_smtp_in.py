@@ -1,0 +1,118 @@
+"""`hde mail-in` over real SMTP and LMTP (aiosmtpd), recording into SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+
+import pytest
+from sqlalchemy import func, select
+
+from hde_core.bootstrap import App
+from hde_core.db.models import InboundMessage, Message
+from hde_core.mailin.server import MailInServer
+from tests.mailin import mails
+from tests.mailin.conftest import SentEmail
+
+pytestmark = pytest.mark.process
+
+
+def inbound_rows(app: App) -> list[InboundMessage]:
+    with app.db.reader() as s:
+        return list(s.scalars(select(InboundMessage).order_by(InboundMessage.id)))
+
+
+def send(server: MailInServer, raw: bytes, rcpt: str = "support@company.com") -> None:
+    with smtplib.SMTP(server.host, server.port, timeout=10) as client:
+        client.sendmail("anna@client.example", [rcpt], raw)
+
+
+def test_a_reply_over_smtp_is_stored_with_what_finds_its_ticket(app: App, sent: SentEmail) -> None:
+    raw = mails.reply(
+        in_reply_to=sent.provider_message_id,
+        text="Спасибо, заберу завтра.\n\n7 дек. 2026 г., в 10:15, First line <support@company.com>:\n> Заказ готов\n",
+        attachment=("фото.pdf", b"x" * 300),
+    )
+    with MailInServer(app) as server:
+        send(server, raw)
+    (row,) = inbound_rows(app)
+    assert row.text == "Спасибо, заберу завтра."
+    assert row.raw["source"] == "email"
+    assert row.raw["attachments"] == [{"name": "фото.pdf", "type": "application/pdf", "size": 300}]
+    assert "Заказ готов" in row.raw["original"]
+    with app.db.reader() as s:
+        ours = s.get(Message, sent.message_id)
+        assert ours is not None
+        # the reply names our email exactly as we stored its Message-ID
+        assert row.channel_id == ours.channel_id
+        assert row.raw["reply_to"][0] == sent.provider_message_id == ours.provider_message_id
+
+
+def test_the_same_email_delivered_twice_is_stored_once(app: App, sent: SentEmail) -> None:
+    raw = mails.reply(in_reply_to=sent.provider_message_id)
+    with MailInServer(app) as server:
+        send(server, raw)
+        send(server, raw)
+    assert len(inbound_rows(app)) == 1
+
+
+def test_a_bounce_fails_our_message_with_the_servers_reason(app: App, sent: SentEmail) -> None:
+    with MailInServer(app) as server:
+        send(
+            server,
+            mails.bounce(original_id=sent.provider_message_id, recipient="anna@client.example"),
+        )
+    with app.db.reader() as s:
+        ours = s.get(Message, sent.message_id)
+        assert ours is not None
+        assert ours.status == "failed"
+        assert ours.error_text is not None and "User unknown" in ours.error_text
+        assert ours.error_text.startswith("550 5.1.1")
+    assert inbound_rows(app) == []  # a bounce is not a reply
+
+
+def test_an_auto_reply_is_kept_and_marked_not_a_bounce(app: App, sent: SentEmail) -> None:
+    with MailInServer(app) as server:
+        send(server, mails.out_of_office(in_reply_to=sent.provider_message_id))
+    (row,) = inbound_rows(app)
+    assert row.raw["auto_reply"] is True
+    with app.db.reader() as s:
+        ours = s.get(Message, sent.message_id)
+        assert ours is not None and ours.status != "failed"
+
+
+def test_a_malformed_email_is_refused_with_a_log_line_and_the_next_one_goes_through(
+    app: App, sent: SentEmail, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="hde.mailin")
+    with MailInServer(app) as server, smtplib.SMTP(server.host, server.port, timeout=10) as client:
+        with pytest.raises(smtplib.SMTPDataError) as refused:
+            client.sendmail(
+                "x@client.example", ["support@company.com"], b"Subject: x\r\n\r\nno sender\r\n"
+            )
+        assert refused.value.smtp_code == 550
+        assert b"no readable sender" in refused.value.smtp_error
+        client.sendmail(
+            "anna@client.example",
+            ["support@company.com"],
+            mails.reply(in_reply_to=sent.provider_message_id),
+        )
+    assert len(inbound_rows(app)) == 1
+    assert any("refused: no readable sender" in r.getMessage() for r in caplog.records)
+
+
+def test_lmtp_answers_once_per_recipient(app: App, sent: SentEmail) -> None:
+    with MailInServer(app, lmtp=True) as server:
+        client = smtplib.LMTP(server.host, server.port, timeout=10)
+        try:
+            refused = client.sendmail(
+                "anna@client.example",
+                ["support@company.com", "it@company.com"],
+                mails.reply(in_reply_to=sent.provider_message_id),
+            )
+        finally:
+            client.quit()
+    assert refused == {}
+    assert len(inbound_rows(app)) == 1
+    with app.db.reader() as s:
+        assert s.scalar(select(func.count()).select_from(InboundMessage)) == 1
