@@ -186,21 +186,29 @@ with tabs[0]:
         creds = CREDENTIAL_FIELDS[provider]
         st.caption(tr("channels_page.secrets_note"))
         c_cols = st.columns(2)
+        # saved under another HDE_SECRET_KEY: stored, but to be entered again (not "not set")
+        unset = tr(
+            "channels_page.old_key"
+            if view and view.credentials_old_key
+            else "channels_page.not_set"
+        )
         for i, cred in enumerate(creds):
             stored = view.credentials.get(cred, "") if view else ""
             c_cols[i % 2].text_input(
                 cred,
                 type="password",
                 key=f"ch_cred_{suffix}_{cred}",
-                placeholder=stored or tr("channels_page.not_set"),
+                placeholder=stored or unset,
                 help=tr("channels_page.help.keep") if stored else None,
             )
         if kind != ChannelKind.EMAIL:
+            old_secret = view is not None and view.webhook_secret_old_key
             st.text_input(
                 "webhook_secret",
                 type="password",
                 key=f"ch_secret_{suffix}",
-                placeholder=(view.webhook_secret if view else "") or tr("channels_page.not_set"),
+                placeholder=(view.webhook_secret if view else "")
+                or tr("channels_page.old_key" if old_secret else "channels_page.not_set"),
                 help=tr("channels_page.help.webhook_secret"),
             )
         departments = [d.name for d in list_departments(app)]
@@ -309,7 +317,11 @@ with tabs[0]:
         st.caption(tr("channels_page.read_only_channel"))
         st.dataframe(
             [
-                {tr("channels_page.col.credential"): k, tr("channels_page.col.value"): v or "—"}
+                {
+                    tr("channels_page.col.credential"): k,
+                    tr("channels_page.col.value"): v
+                    or (tr("channels_page.old_key") if view.credentials_old_key else "—"),
+                }
                 for k, v in view.credentials.items()
             ],
             hide_index=True,

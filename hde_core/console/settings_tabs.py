@@ -50,7 +50,8 @@ def departments(app: App, user: ConsoleUser, lang: str) -> None:
                 {
                     tr("channels_page.col.department"): d.name,
                     tr("channels_page.col.mailbox"): d.mailbox,
-                    tr("channels_page.col.smtp"): d.smtp_url or "—",
+                    tr("channels_page.col.smtp"): d.smtp_url
+                    or (tr("channels_page.old_key") if d.smtp_url_old_key else "—"),
                     tr("channels_page.col.channels"): ", ".join(d.channels),
                 }
                 for d in depts
@@ -84,6 +85,7 @@ def departments(app: App, user: ConsoleUser, lang: str) -> None:
             type="password",
             key=f"dp_smtp_{dsuffix}",
             placeholder=(dept.smtp_url if dept else "")
+            or (tr("channels_page.old_key") if dept and dept.smtp_url_old_key else "")
             or "smtp://user:password@smtp.company.com:587",
             help=tr("channels_page.help.smtp"),
         )

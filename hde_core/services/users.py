@@ -49,6 +49,9 @@ def add_user(
             # A fresh install: anyone at the machine creates the first admin, once.
             if role_value is not Role.ADMIN:
                 raise UsageError("error.user_first_admin", login=login)
+            _lock_first_admin(session)
+            if _active_admin(session) is not None:  # another process created one meanwhile
+                raise UsageError("error.user_first_admin_taken", login=login)
         else:
             authorize(session, actor, Permission.MANAGE_USERS)
         if session.scalar(select(User.id).where(User.login == login)) is not None:
@@ -103,6 +106,19 @@ def has_active_admin(app: App) -> bool:
     """Whether anyone can manage users yet (a fresh install has nobody to sign in as)."""
     with app.db.reader() as session:
         return _active_admin(session) is not None
+
+
+#: The PostgreSQL advisory lock two first-admin creations queue on ("HDEADM" in ASCII).
+_FIRST_ADMIN_LOCK = 0x484445_41444D
+
+
+def _lock_first_admin(session: Session) -> None:
+    """Serialise first-admin creations until this transaction ends, so two at the same
+    moment cannot both see "no admin yet". SQLite needs nothing: a write transaction
+    starts with ``BEGIN IMMEDIATE``, one writer at a time. On PostgreSQL (READ COMMITTED)
+    the statement after the lock sees what the other transaction committed."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.pg_advisory_xact_lock(_FIRST_ADMIN_LOCK)))
 
 
 def _active_admin(session: Session) -> int | None:

@@ -5,8 +5,9 @@ with a preview; prices (R13); the opt-out list (R15)."""
 import pytest
 from sqlalchemy import select
 
-from hde_core.db.models import Channel, CustomField, Price
+from hde_core.db.models import Channel, CustomField, Department, Price
 from hde_core.sandbox.sim_telegram import TelegramSimulator
+from hde_core.security.crypto import SecretBox
 from hde_core.services.wa_settings import get_wa_settings
 from tests.channels.messengers import running
 from tests.console.conftest import run_page
@@ -203,3 +204,30 @@ def test_opt_out_list_for_every_reader(console_app, seeded):  # noqa: F811
     assert list(opt_outs["Recipient"]) == ["79120000004"]
     assert list(opt_outs["Why"]) == ["STOP"] and list(opt_outs["Name"]) == ["Пётр Сидоров"]
     assert at.get("download_button")
+
+
+@pytest.mark.parametrize(
+    ("lang", "words"),
+    [
+        ("en", "saved under an old key — enter it again"),
+        ("ru", "сохранено под старым ключом — введите заново"),
+    ],
+)
+def test_secrets_saved_under_an_old_key_ask_to_be_entered_again(console_app, seeded, lang, words):  # noqa: F811
+    """Issue 14.6: after HDE_SECRET_KEY changed, stored secrets are not "not set"."""
+    old = SecretBox("an-older-secret-key-0123456789")
+    with console_app.db.transaction() as s:
+        tg = s.scalar(select(Channel).where(Channel.name == "telegram"))
+        tg.credentials_enc = old.encrypt_json({"bot_token": "123:old-token-abcd"})
+        tg.webhook_secret_enc = old.encrypt("old-hook-secret")
+        dept = s.scalar(select(Department).where(Department.name == "First line"))
+        dept.smtp_url_enc = old.encrypt("smtp://bot:pw@127.0.0.1:25")
+    at = run_page(PAGE, role="admin", lang=lang, ch_pick="telegram", dp_pick="First line")
+    assert not at.exception
+    assert at.text_input(key="ch_cred_telegram_bot_token").placeholder == words
+    assert at.text_input(key="ch_secret_telegram").placeholder == words
+    assert at.text_input(key="dp_smtp_First line").placeholder == words
+    assert words in page_text(at)  # the departments table says it too
+    # a team lead sees the same in the read-only list
+    at = run_page(PAGE, role="team_lead", lang=lang, ch_pick="telegram")
+    assert words in page_text(at)

@@ -90,6 +90,10 @@ class ChannelView:
     risk_ack_at: datetime | None
     rules_ack_by: str | None
     rules_ack_at: datetime | None
+    #: Stored, but under another ``HDE_SECRET_KEY`` (this one cannot read them): the form
+    #: says "saved under an old key — enter it again", not "not set".
+    credentials_old_key: bool = False
+    webhook_secret_old_key: bool = False
 
 
 def _mask_credential(key: str, value: Any) -> str:
@@ -104,12 +108,11 @@ def list_channels(app: App) -> list[ChannelView]:
 
 
 def _view(app: App, c: Channel) -> ChannelView:
-    # Saved under another HDE_SECRET_KEY: shown as not set, so the form asks for them again.
-    creds = (
-        app.secrets.decrypt_json(c.credentials_enc)
-        if app.secrets.readable(c.credentials_enc)
-        else {}
-    )
+    # Saved under another HDE_SECRET_KEY: no value to mask, and flagged, so the form asks
+    # for them again (saving then needs no old value: services.channel_store).
+    creds_readable = app.secrets.readable(c.credentials_enc)
+    creds = app.secrets.decrypt_json(c.credentials_enc) if creds_readable else {}
+    secret_readable = app.secrets.readable(c.webhook_secret_enc)
     wanted = CREDENTIAL_FIELDS.get(Provider(c.provider), ())
     names = list(wanted) + sorted(k for k in creds if k not in wanted)
     return ChannelView(
@@ -130,13 +133,15 @@ def _view(app: App, c: Channel) -> ChannelView:
         paused_until=c.paused_until,
         credentials={k: _mask_credential(k, creds.get(k)) for k in names},
         webhook_secret=mask(app.secrets.decrypt(c.webhook_secret_enc))
-        if c.webhook_secret_enc and app.secrets.readable(c.webhook_secret_enc)
+        if c.webhook_secret_enc and secret_readable
         else "",
         initiation_enabled=c.initiation_enabled,
         risk_ack_by=c.risk_ack_by,
         risk_ack_at=c.risk_ack_at,
         rules_ack_by=c.rules_ack_by,
         rules_ack_at=c.rules_ack_at,
+        credentials_old_key=bool(c.credentials_enc) and not creds_readable,
+        webhook_secret_old_key=bool(c.webhook_secret_enc) and not secret_readable,
     )
 
 

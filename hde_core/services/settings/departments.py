@@ -38,6 +38,8 @@ class DepartmentView:
     mailbox: str
     smtp_url: str  # masked; "" when the department has none
     channels: list[str]
+    #: The stored SMTP URL was saved under another ``HDE_SECRET_KEY``: enter it again.
+    smtp_url_old_key: bool = False
 
 
 def list_departments(app: App) -> list[DepartmentView]:
@@ -57,6 +59,7 @@ def list_departments(app: App) -> list[DepartmentView]:
                 if d.smtp_url_enc and app.secrets.readable(d.smtp_url_enc)
                 else "",
                 used.get(d.id, []),
+                smtp_url_old_key=bool(d.smtp_url_enc) and not app.secrets.readable(d.smtp_url_enc),
             )
             for d in session.scalars(select(Department).order_by(Department.name))
         ]
