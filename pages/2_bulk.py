@@ -10,16 +10,18 @@ from __future__ import annotations
 import streamlit as st
 
 from hde_core.console import current_lang, get_app, page, tr
-from hde_core.console.bulk import Wizard, check, keep_values, message, progress, source
+from hde_core.console.bulk import Wizard, check, draft, keep_values, message, progress, source
 from hde_core.domain.roles import Permission
 
 user = page("nav.bulk", Permission.CREATE_TICKET)
 w = Wizard(get_app(), user, current_lang())
 keep_values()
+draft.restore(w)  # the user's draft: F5, Back, another page or browser lose nothing
 
 
 def wizard() -> None:
     st.caption(tr("bulk.intro"))
+    draft.start_over(w)
     listed = source.upload(w)
     if listed is None:
         return
@@ -34,12 +36,13 @@ def wizard() -> None:
     checked = check.check(w, upload, facts, mapping, picked, msg)
     if checked is None:
         return
-    draft, found = checked
+    ready, found = checked
     check.report(w, found, upload)
     check.cost(found)
-    check.confirm(w, found, draft)
+    check.confirm(w, found, ready)
 
 
 wizard()
+draft.save(w)
 if st.session_state.get("bulk_launched"):
     progress.section(w, st.session_state["bulk_launched"])

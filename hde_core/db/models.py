@@ -441,6 +441,26 @@ class ListMapping(Base):
     updated_at: Mapped[datetime] = _now_col()
 
 
+class BulkDraft(Base):
+    """A user's bulk wizard in progress (issue 16.1): the uploaded list (its bytes stay in
+    ``data/uploads/<upload_id>/``), the mapping, channels, message and step, so Back, F5,
+    another page or another browser find it again. One per user, until launched or
+    discarded; a launch keeps ``launched_key`` only, so the page can show that run."""
+
+    __tablename__ = "bulk_drafts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), unique=True)
+    step: Mapped[int] = mapped_column(Integer, default=1)
+    upload_id: Mapped[str | None] = mapped_column(String(32))
+    upload_name: Mapped[str | None] = mapped_column(String(255))
+    upload_size: Mapped[int | None] = mapped_column(Integer)
+    #: Widget values: mapping, channels, subject, body, department, priority, template …
+    state: Mapped[dict[str, Any]] = mapped_column(JSONDoc, default=dict)
+    launched_key: Mapped[str | None] = mapped_column(String(200))
+    updated_at: Mapped[datetime] = _now_col()
+
+
 class Price(Base):
     """Template message price per category and country (R13); country ``*`` is the default."""
 

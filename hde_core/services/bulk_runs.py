@@ -30,8 +30,8 @@ from hde_core.errors import HdeError, NotFound
 from hde_core.i18n import t
 from hde_core.lists.report import write_table
 from hde_core.services import audit, campaigns
-from hde_core.services.authz import authorize, may
-from hde_core.services.bulk import Check, Draft, check, safe_file_name
+from hde_core.services.authz import SystemActor, authorize, may
+from hde_core.services.bulk import Check, Draft, check, drafts, safe_file_name
 
 log = logging.getLogger("hde.bulk")
 
@@ -119,6 +119,8 @@ def start_launch(app: App, draft: Draft, actor: str, name: str | None = None) ->
         target=_run_launch, args=(app, request, actor, job), name=f"hde-launch-{key}", daemon=True
     )
     thread.start()
+    if not isinstance(actor, SystemActor):
+        drafts.mark_launched(app, actor, key)  # launching consumes the user's wizard draft
     return key
 
 

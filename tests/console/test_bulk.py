@@ -242,7 +242,7 @@ def test_team_lead_launches_and_watches_progress_to_the_end(deployment, smtp_sin
     key = at.session_state["bulk_launched"]
     wait_launch(key)
     at.run()
-    assert "Рассылка запущена: кампания" in at.success[-1].value
+    assert "Рассылка запущена: 3 новых, 0 уже в очереди" in at.success[-1].value
     assert metrics(at)["в очереди"] == "3"
     assert [b.key for b in at.button if b.key in ("bulk_pause", "bulk_cancel")] == [
         "bulk_pause",
@@ -288,3 +288,47 @@ def test_wizard_in_english(deployment):
         m.startswith("- **2** — The same recipient appears earlier in the list.")
         for m in texts(at.markdown)
     )
+
+
+def test_the_wizard_comes_back_in_a_new_session_until_discarded(deployment):
+    """Issue 16.1: F5 or another browser is a new session; the user's draft brings back the
+    list, the columns, the channels, the message and the check."""
+    first = compose(upload(run_page(PAGE, role="team_lead")), ("email",))
+    first.selectbox(key="bulk_priority").select("high").run()
+    first.button(key="bulk_check").click().run()
+    assert not first.exception, first.exception
+
+    again = run_page(PAGE, role="team_lead")  # a new session of the same user
+    assert not again.exception, again.exception
+    assert any(
+        "Список из вашего черновика: **clients_1c_cp1251.csv**" in i for i in texts(again.info)
+    )
+    assert again.selectbox(key="bulk_map_phone").value == PHONE
+    assert again.multiselect(key="bulk_channels").value == ["email"]
+    assert again.text_input(key="bulk_subject").value == SUBJECT
+    assert again.text_area(key="bulk_body").value == BODY
+    assert again.selectbox(key="bulk_priority").value == "high"
+    assert metrics(again)["Можно отправить"] == "3"  # the check is shown again
+
+    assert not run_page(PAGE, role="agent").multiselect  # per user: the agent's is empty
+
+    again.button(key="bulk_start_over").click().run()
+    assert any("Удалить черновик рассылки" in w for w in texts(again.warning))
+    again.button(key="bulk_discard_yes").click().run()
+    assert not again.exception, again.exception
+    assert not again.multiselect
+    fresh = run_page(PAGE, role="team_lead")
+    assert not fresh.multiselect and not fresh.text_input
+
+
+def test_a_launch_consumes_the_draft_and_a_new_session_shows_its_progress(deployment):
+    at = checked(channels=("email",))
+    at.checkbox(key="bulk_sure").check().run()
+    at.button(key="bulk_launch").click().run()
+    key = at.session_state["bulk_launched"]
+    wait_launch(key)
+
+    again = run_page(PAGE, role="team_lead")
+    assert not again.exception, again.exception
+    assert not again.multiselect  # the launched values are gone: a new list starts here
+    assert again.session_state["bulk_launched"] == key  # and the run is shown

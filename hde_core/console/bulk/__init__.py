@@ -24,7 +24,15 @@ CSV_MIME = "text/csv"
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 #: Values typed in the wizard survive a step being hidden for a moment (Streamlit forgets
 #: the value of a widget that is not drawn in a run).
-KEPT = ("bulk_channels", "bulk_subject", "bulk_body", "bulk_department", "bulk_priority")
+KEPT = (
+    "bulk_channels",
+    "bulk_subject",
+    "bulk_body",
+    "bulk_department",
+    "bulk_priority",
+    "bulk_template",
+    "bulk_name",
+)
 
 
 @dataclass(frozen=True)
@@ -44,13 +52,15 @@ def keep_values() -> None:
 
 
 def reset() -> None:
-    """Start over with a new list (the launched campaign goes on, of course)."""
+    """Start over with a new list (the launched campaign goes on, of course): the session's
+    values go now, the user's saved draft on the next run (:mod:`.draft`)."""
     S = st.session_state
     round_ = S.get("bulk_round", 0) + 1
     for key in [str(k) for k in S]:
         if key.startswith("bulk_") and not key.startswith("bulk_file_"):
             del S[key]
     S["bulk_round"] = round_
+    S["bulk_discard"] = True
 
 
 def _file_bytes(make: Callable[[str], Path], fmt: str) -> bytes:

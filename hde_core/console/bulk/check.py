@@ -204,7 +204,21 @@ def confirm(w: Wizard, found: bulk.Check, draft: bulk.Draft) -> None:
         return
     key = bulk_runs.launch_key(w.app, found.key)
     if S.get("bulk_launched") == key:
-        st.success(tr("bulk.confirm.launched", campaign=key))
+        job = bulk_runs.launch_job(key)
+        if job is not None and job.result is not None:
+            result = job.result  # a relaunch: "0 new, 4580 already queued"
+            st.success(
+                tr(
+                    "bulk.launch.counts",
+                    new=result.tickets_created,
+                    already=result.already_queued,
+                    campaign=key,
+                )
+            )
+        elif job is not None and job.running:
+            st.info(tr("bulk.launch.running", campaign=key))
+        elif job is None:
+            st.success(tr("bulk.confirm.launched", campaign=key))
         return
     before = bulk_runs.previous_run(w.app, found)
     if before is not None:

@@ -8,10 +8,17 @@ from hde_core.console import tr
 from hde_core.console.bulk import Wizard
 from hde_core.errors import HdeError
 from hde_core.services import bulk
+from hde_core.services.bulk import drafts
+
+
+def _file_changed() -> None:
+    st.session_state["bulk_file_event"] = True
 
 
 def upload(w: Wizard) -> tuple[bulk.Upload, bulk.ListFacts] | None:
-    """1. The list: stored and inspected once per file; None until there is a good one."""
+    """1. The list: stored and inspected once per file; None until there is a good one. A
+    list from the user's draft (F5, another page, another browser) is on the server
+    already: the uploader is empty then, and the list is named under it."""
     S = st.session_state
     st.subheader(tr("bulk.step.upload"))
     limit = w.app.settings.upload_limit_mb
@@ -21,18 +28,25 @@ def upload(w: Wizard) -> tuple[bulk.Upload, bulk.ListFacts] | None:
         max_upload_size=limit,
         key=f"bulk_file_{S.get('bulk_round', 0)}",
         help=tr("bulk.upload.help", limit=limit),
+        on_change=_file_changed,
     )
+    removed = S.pop("bulk_file_event", False) and file is None
     if file is None:
-        for key in ("bulk_upload", "bulk_facts", "bulk_file_id", "bulk_checked"):
-            S.pop(key, None)
-        return None
+        if removed or S.get("bulk_upload") is None:
+            for key in ("bulk_upload", "bulk_facts", "bulk_file_id", "bulk_checked"):
+                S.pop(key, None)
+            S.pop("bulk_upload_error", None)
+            return None
+        kept: bulk.Upload = S["bulk_upload"]
+        st.info(tr("bulk.draft.kept_file", name=kept.name, rows=S["bulk_facts"].rows))
+        return kept, S["bulk_facts"]
     if S.get("bulk_file_id") != file.file_id:
         S["bulk_file_id"] = file.file_id
         for key in ("bulk_upload", "bulk_facts", "bulk_checked", "bulk_upload_error"):
             S.pop(key, None)
         try:
             with st.spinner(tr("bulk.upload.reading")):
-                stored = bulk.store_upload(w.app, file.name, file.getvalue())
+                stored = drafts.upload_list(w.app, w.user.login, file.name, file.getvalue())
                 inspected = bulk.inspect_upload(w.app, stored)
         except HdeError as exc:
             S["bulk_upload_error"] = exc.message(w.lang)

@@ -7,7 +7,7 @@ import re
 import shutil
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,9 +44,10 @@ def uploads_dir(app: App) -> Path:
     return app.settings.data_dir / UPLOADS_DIR
 
 
-def store_upload(app: App, name: str, data: bytes) -> Upload:
+def store_upload(app: App, name: str, data: bytes, keep: Collection[str] = frozenset()) -> Upload:
     """Save an uploaded list (whole or not at all). Raises :class:`InputError` when it is over
-    ``HDE_UPLOAD_LIMIT_MB``; old uploads are cleared out on the way."""
+    ``HDE_UPLOAD_LIMIT_MB``; old uploads are cleared out on the way, except those in ``keep``
+    (the ids of uploads that wizard drafts still name)."""
     limit = app.settings.upload_limit_mb
     if len(data) > limit * 1024 * 1024:
         raise InputError(
@@ -54,7 +55,7 @@ def store_upload(app: App, name: str, data: bytes) -> Upload:
         )
     root = uploads_dir(app)
     root.mkdir(parents=True, exist_ok=True)
-    prune_uploads(root)
+    prune_uploads(root, keep=keep)
     upload_id = uuid.uuid4().hex
     folder = root / upload_id
     folder.mkdir()
@@ -71,12 +72,17 @@ def safe_file_name(name: str) -> str:
     return (base or "list.csv")[-120:]
 
 
-def prune_uploads(root: Path, older_than: float = KEEP_UPLOADS_SECONDS) -> int:
-    """Remove upload folders older than ``older_than`` seconds; returns how many."""
+def prune_uploads(
+    root: Path, older_than: float = KEEP_UPLOADS_SECONDS, keep: Collection[str] = frozenset()
+) -> int:
+    """Remove upload folders older than ``older_than`` seconds, but those named in ``keep``;
+    returns how many."""
     cutoff = time.time() - older_than
     removed = 0
     for folder in root.iterdir() if root.is_dir() else ():
         try:
+            if folder.name in keep:
+                continue
             if folder.is_dir() and folder.stat().st_mtime < cutoff:
                 shutil.rmtree(folder, ignore_errors=True)
                 removed += 1
