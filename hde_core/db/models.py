@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     CheckConstraint,
     Float,
@@ -82,7 +83,24 @@ class Department(Base):
     mailbox: Mapped[str] = mapped_column(String(320))
     #: SMTP URL (may hold a password): stored encrypted.
     smtp_url_enc: Mapped[str | None] = mapped_column(Text)
+    #: IMAP URL of the mailbox (holds a password): stored encrypted; `hde mail-in` reads it.
+    imap_url_enc: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = _now_col()
+    updated_at: Mapped[datetime] = _now_col()
+
+
+class MailCursor(Base):
+    """How far a department's IMAP folder has been read: its UIDVALIDITY and the last UID
+    recorded (a restart reads nothing twice and skips nothing)."""
+
+    __tablename__ = "mail_cursors"
+    __table_args__ = (UniqueConstraint("department_id", "folder"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id", ondelete="CASCADE"))
+    folder: Mapped[str] = mapped_column(String(200))
+    uidvalidity: Mapped[int] = mapped_column(BigInteger)
+    last_uid: Mapped[int] = mapped_column(BigInteger)
     updated_at: Mapped[datetime] = _now_col()
 
 

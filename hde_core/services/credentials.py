@@ -28,6 +28,7 @@ _COLUMNS: tuple[tuple[Any, str, str], ...] = (
     (Channel, "credentials_enc", "channel {name}: credentials"),
     (Channel, "webhook_secret_enc", "channel {name}: webhook secret"),
     (Department, "smtp_url_enc", "department {name}: SMTP URL"),
+    (Department, "imap_url_enc", "department {name}: IMAP URL"),
 )
 
 

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from hde_core.bootstrap import App
 from hde_core.channels.email import SmtpTarget
+from hde_core.channels.imap import ImapTarget
 from hde_core.channels.registry import ADAPTERS
 from hde_core.db.models import Channel, CustomField, Department, NotificationTemplate, Price
 from hde_core.domain.addresses import normalise_email
@@ -48,6 +49,8 @@ class DepartmentSpec(_Spec):
     name: str = Field(min_length=1, max_length=200)
     mailbox: str
     smtp_url: str | None = None
+    #: The mailbox over IMAP, read by ``hde mail-in`` (replies, auto-replies, bounces).
+    imap_url: str | None = None
 
     @field_validator("mailbox")
     @classmethod
@@ -66,6 +69,16 @@ class DepartmentSpec(_Spec):
             except ConfigError as exc:
                 raise ValueError(exc.message("en")) from exc
         return v
+
+    @field_validator("imap_url")
+    @classmethod
+    def _imap(cls, v: str | None) -> str | None:
+        if v:
+            try:
+                ImapTarget.parse(v)
+            except ConfigError as exc:
+                raise ValueError(exc.message("en")) from exc
+        return v or None
 
 
 class ChannelSpec(_Spec):
@@ -242,7 +255,7 @@ def _expand_env(value: str, key: str, problems: list[ProvisionProblem], line: in
 
 
 #: Where ``${ENV_VAR}`` is expanded: secrets, and addresses that differ per deployment.
-_EXPANDED = {"departments": ("smtp_url",), "channels": ("webhook_secret", "api_base")}
+_EXPANDED = {"departments": ("smtp_url", "imap_url"), "channels": ("webhook_secret", "api_base")}
 
 
 def _expand_secrets(text: str, data: dict[str, Any], problems: list[ProvisionProblem]) -> None:
@@ -384,6 +397,13 @@ def _apply(
         current_url = secrets.decrypt(dept.smtp_url_enc) if dept.smtp_url_enc and readable else None
         if current_url != dspec.smtp_url or not readable:
             dept.smtp_url_enc = secrets.encrypt(dspec.smtp_url) if dspec.smtp_url else None
+            changed = True
+        readable = secrets.readable(dept.imap_url_enc)
+        current_imap = (
+            secrets.decrypt(dept.imap_url_enc) if dept.imap_url_enc and readable else None
+        )
+        if current_imap != dspec.imap_url or not readable:
+            dept.imap_url_enc = secrets.encrypt(dspec.imap_url) if dspec.imap_url else None
             changed = True
         _note(report, "department", dspec.name, created, changed, dept, now)
     session.flush()
