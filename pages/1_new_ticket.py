@@ -6,6 +6,7 @@ import streamlit as st
 
 from hde_core.console import current_lang, formatter, get_app, page, tr
 from hde_core.console.forms import reset_form, submission_key
+from hde_core.console.previews import ticket_preview
 from hde_core.console.widgets import optional_select
 from hde_core.dispatch.immediate import initiate_ticket
 from hde_core.domain.channels import ChannelKind
@@ -145,8 +146,8 @@ from_client = st.checkbox(
 )
 
 
-def _submit() -> None:
-    request = TicketRequest(
+def _request(key: str | None = None) -> TicketRequest:
+    return TicketRequest(
         channel=picked.channel,
         to=picked.address or (typed or ""),
         subject=subject,
@@ -158,8 +159,12 @@ def _submit() -> None:
         send_email=send_email,
         from_client=from_client,
         contact_name=contact_name or None,
-        submission_key=submission_key("nt"),  # one submission = one ticket (issue 16.2)
+        submission_key=key,
     )
+
+
+def _submit() -> None:
+    request = _request(submission_key("nt"))  # one submission = one ticket (issue 16.2)
     try:
         with st.spinner(tr("ticket.sending")):
             result = initiate_ticket(app, request, user.login)
@@ -180,6 +185,8 @@ def _submit() -> None:
 
 
 done: TicketResult | None = st.session_state.get("nt_result")
+if done is None and subject.strip() and body.strip():
+    ticket_preview(user, _request(), picked.kind)  # what the client gets, and a test send
 if done is None:
     if st.button(
         tr("ticket.submit"), type="primary", key="nt_submit", disabled=not picked.verdict.eligible

@@ -15,6 +15,8 @@ from hde_core.db.models import AuditEvent
 
 class Event(StrEnum):
     TICKET_CREATED = "ticket_created"
+    #: The ticket is a test send before launch, to the agent's own address (issue 16.3).
+    TEST_SEND = "test_send"
     EMAIL_SKIPPED = "email_skipped"
     MESSAGE_QUEUED = "message_queued"
     MESSAGE_HELD = "message_held"

@@ -6,7 +6,6 @@ the path the dispatcher uses): services import nothing from dispatch.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -16,7 +15,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hde_core.bootstrap import App
-from hde_core.channels.email import new_message_id
 from hde_core.channels.registry import adapter_class
 from hde_core.db.models import (
     Channel,
@@ -24,15 +22,12 @@ from hde_core.db.models import (
     CustomField,
     Department,
     Message,
-    NotificationTemplate,
     Ticket,
     User,
-    WaTemplate,
 )
 from hde_core.domain.channels import ChannelKind
 from hde_core.domain.eligibility import RecipientState, Verdict, evaluate
 from hde_core.domain.limits import TEXT_TOO_LONG
-from hde_core.domain.outbox import Sender, TemplateRef, is_paired, messages_for
 from hde_core.domain.reasons import Action
 from hde_core.domain.roles import Permission, Role
 from hde_core.domain.statuses import MessageStatus
@@ -40,18 +35,21 @@ from hde_core.domain.tickets import (
     Author,
     CustomFieldRule,
     FieldError,
-    NotificationKind,
     Priority,
-    decide_notification,
     validate_ticket,
 )
 from hde_core.errors import NotFound, Refused
 from hde_core.services import audit
 from hde_core.services.authz import authorize
 from hde_core.services.channels import channel_by_name, channel_state
+from hde_core.services.composing import (
+    TicketView,
+    compose_messages,
+    has_tags,
+)
 from hde_core.services.contacts import find_or_create_identity
 from hde_core.services.recipients import Recipient, resolve_recipient
-from hde_core.services.rendering import render_email, render_text, syntax_problem
+from hde_core.services.rendering import syntax_problem
 
 S = MessageStatus
 
@@ -71,6 +69,11 @@ class TicketRequest:
     contact_name: str | None = None
     #: The form's idempotency key (one submission = one ticket); None outside the console.
     submission_key: str | None = None
+    #: A test send before launch (issue 16.3): to the agent's own address, audited as such.
+    test_send: bool = False
+    #: Fill tags such as ``{{ contact.name }}`` in the subject and body (a bulk row's text
+    #: arrives filled in already, and a client's value must not be read as a tag).
+    fill_tags: bool = True
 
 
 @dataclass
@@ -109,43 +112,7 @@ class TicketResult:
         }
 
 
-@dataclass(frozen=True)
-class TicketView:
-    """What a template may read of a ticket (also of one a bulk run has not stored yet)."""
-
-    id: int
-    subject: str
-    body: str
-    priority: str
-    fields: Mapping[str, str]
-
-    @classmethod
-    def of(cls, ticket: Ticket) -> TicketView:
-        return cls(ticket.id, ticket.subject, ticket.body, ticket.priority, ticket.fields or {})
-
-
-def ticket_context(
-    ticket: TicketView, department: Department | None, contact_name: str, address: str, actor: str
-) -> dict[str, Any]:
-    return {
-        "ticket": {
-            "id": ticket.id,
-            "subject": ticket.subject,
-            "body": ticket.body,
-            "priority": ticket.priority,
-            "department": department.name if department else "",
-            "fields": dict(ticket.fields or {}),
-        },
-        "contact": {"name": contact_name, "address": address},
-        "agent": {"login": actor},
-    }
-
-
-def has_tags(text: str) -> bool:
-    return "{{" in text or "{%" in text
-
-
-def _tag_syntax(subject: str | None, body: str | None) -> list[FieldError]:
+def tag_problems(subject: str | None, body: str | None) -> list[FieldError]:
     errors = []
     for name, text in (("subject", subject), ("body", body)):
         if text and has_tags(text):
@@ -162,15 +129,6 @@ def _custom_field_rules(session: Session) -> list[CustomFieldRule]:
     return [
         CustomFieldRule(f.key, f.label, f.required) for f in session.scalars(select(CustomField))
     ]
-
-
-def _enabled_notifications(session: Session) -> dict[NotificationKind, NotificationTemplate]:
-    return {
-        NotificationKind(t.kind): t
-        for t in session.scalars(
-            select(NotificationTemplate).where(NotificationTemplate.enabled.is_(True))
-        )
-    }
 
 
 def _text_limit(channel: Channel, body: str | None) -> list[FieldError]:
@@ -235,16 +193,17 @@ def _create_ticket(app: App, req: TicketRequest, actor: str) -> TicketResult:
         errors += validate_ticket(
             req.subject, req.body, req.priority, req.fields, _custom_field_rules(session)
         )
-        errors += _tag_syntax(req.subject, req.body)
+        if req.fill_tags:
+            errors += tag_problems(req.subject, req.body)
 
-        department = _department(session, req, channel, errors)
+        department = find_department(session, req, channel, errors)
         assignee = _assignee(session, req.assignee, errors)
 
         recipient: Recipient | None = None
         verdict: Verdict | None = None
         if channel is not None:
             recipient = resolve_recipient(session, channel, req.to, app.settings.default_region)
-            verdict = _eligibility(session, channel, recipient, now)
+            verdict = eligibility_of(session, channel, recipient, now)
             if not verdict.eligible:
                 errors.append(FieldError("to", verdict.reason.value, {"to": req.to}))
             errors += _text_limit(channel, req.body)
@@ -288,22 +247,35 @@ def _create_ticket(app: App, req: TicketRequest, actor: str) -> TicketResult:
             assignee=assignee.login if assignee else None,
             author=ticket.author,
             send_email=req.send_email if channel.kind == ChannelKind.EMAIL else "not_applicable",
+            test_send=True if req.test_send else None,
         )
-        result = TicketResult(ticket.id, channel.name, None, identity.address)
-        context = ticket_context(
-            TicketView.of(ticket), department, contact_name, identity.address, actor
-        )
-        if has_tags(ticket.subject) or has_tags(ticket.body):
-            # Tags such as {{ contact.name }} in the agent's text are filled in once, here.
-            ticket.subject = " ".join(render_text(ticket.subject, context).split())
-            ticket.body = render_text(ticket.body, context).strip()
-            context = ticket_context(
-                TicketView.of(ticket), department, contact_name, identity.address, actor
+        if req.test_send:
+            audit.record(
+                session,
+                audit.Event.TEST_SEND,
+                actor,
+                at=now,
+                ticket_id=ticket.id,
+                channel_id=channel.id,
+                channel=channel.name,
+                recipient=identity.address,
             )
-        templates = _enabled_notifications(session)
-        decision = decide_notification(
-            ChannelKind(channel.kind), req.send_email, req.from_client, templates
+        result = TicketResult(ticket.id, channel.name, None, identity.address)
+        composed = compose_messages(
+            session,
+            channel,
+            verdict,
+            TicketView.of(ticket),
+            department,
+            contact_name,
+            identity.address,
+            actor,
+            send_email=req.send_email,
+            from_client=req.from_client,
+            fill_tags=req.fill_tags,
         )
+        ticket.subject, ticket.body = composed.subject, composed.body
+        decision = composed.decision
         if decision.skip_reason:
             result.email_skipped = decision.skip_reason
             audit.record(
@@ -317,37 +289,7 @@ def _create_ticket(app: App, req: TicketRequest, actor: str) -> TicketResult:
                 template=decision.kind.value,
             )
             return result
-
-        kind = ChannelKind(channel.kind)
-        if kind == ChannelKind.EMAIL:
-            assert department is not None
-            tpl = templates[decision.kind]
-            drafts = messages_for(
-                kind,
-                ticket.id,
-                email=render_email(tpl.subject, tpl.body, context),
-                sender=sender_of(department),
-                notification=decision.kind.value,
-                email_message_id=new_message_id(department.mailbox),
-            )
-        else:
-            text = ticket.body
-            if req.from_client and decision.kind in templates:
-                text = render_text(templates[decision.kind].body, context)
-            template, params = None, None
-            if is_paired(verdict.action):
-                wa_template = session.get(WaTemplate, channel.default_template_id)
-                assert wa_template is not None  # eligibility said a default template exists
-                template = template_ref(wa_template)
-                params = default_template_params(channel, wa_template, context)
-            drafts = messages_for(
-                kind,
-                ticket.id,
-                text=text,
-                action=verdict.action,
-                template=template,
-                params=params,
-            )
+        drafts = composed.drafts
         messages = [
             Message(
                 ticket_id=ticket.id,
@@ -387,28 +329,7 @@ def _create_ticket(app: App, req: TicketRequest, actor: str) -> TicketResult:
         return result
 
 
-def sender_of(department: Department) -> Sender:
-    return Sender(department.id, department.name, department.mailbox)
-
-
-def template_ref(template: WaTemplate) -> TemplateRef:
-    return TemplateRef(
-        template.name, template.language, template.parameter_format, template.category
-    )
-
-
-def default_template_params(
-    channel: Channel, template: WaTemplate, context: Mapping[str, Any]
-) -> dict[str, str]:
-    """Values for the default template's body parameters from the channel's mapping
-    (``settings.default_template_params``: parameter → Jinja expression). A value that
-    renders empty refuses the ticket (``missing_field``): the provider would refuse it."""
-    from hde_core.services.wa_settings import template_params
-
-    return template_params(channel, template, context)
-
-
-def _department(
+def find_department(
     session: Session, req: TicketRequest, channel: Channel | None, errors: list[FieldError]
 ) -> Department | None:
     if req.department:
@@ -438,7 +359,7 @@ def _assignee(session: Session, login: str | None, errors: list[FieldError]) -> 
     return user
 
 
-def _eligibility(
+def eligibility_of(
     session: Session, channel: Channel, recipient: Recipient, now: datetime
 ) -> Verdict:
     identity = recipient.identity

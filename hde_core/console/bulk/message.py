@@ -9,8 +9,11 @@ import streamlit as st
 
 from hde_core.console import formatter, tr
 from hde_core.console.bulk import Wizard
+from hde_core.console.previews import show as show_preview
+from hde_core.console.previews import test_send
 from hde_core.domain.channels import ChannelKind
-from hde_core.services import bulk
+from hde_core.errors import HdeError
+from hde_core.services import bulk, previews
 from hde_core.services.reference import ticket_form_options
 
 
@@ -66,7 +69,7 @@ def message(
     choices: dict[str, bulk.ChannelChoice],
     picked: list[str],
 ) -> Message:
-    """5. What to say, and how the first row will read."""
+    """5. What to say, and how a chosen row's client will get it."""
     S = st.session_state
     st.subheader(tr("bulk.step.message"))
     subject = st.text_input(tr("ticket.subject") + " *", key="bulk_subject")
@@ -102,21 +105,10 @@ def message(
         key="bulk_priority",
     )
     template, params = _wa_template(w, facts, picked)
-    if subject.strip() and body.strip():
-        shown = bulk.preview_message(
-            w.app, upload, mapping, subject, body, template=template, params=params, lang=w.lang
-        )
-        with st.container(border=True):
-            st.caption(tr("bulk.message.preview"))
-            if shown.error:
-                st.error(shown.error)
-            else:
-                st.markdown(f"**{shown.subject}**")
-                st.text(shown.body)
-                if shown.template is not None:
-                    st.caption(tr("bulk.wa.preview"))
-                    st.text(shown.template)
-    return Message(subject, body, priority, department, template, params)
+    msg = Message(subject, body, priority, department, template, params)
+    if subject.strip() and body.strip() and picked:
+        _preview(w, upload, facts, mapping, picked, msg)
+    return msg
 
 
 def _wa_template(
@@ -156,3 +148,75 @@ def _wa_template(
                 format_func=lambda v: v or none,
             )
     return template, params
+
+
+def _preview(
+    w: Wizard,
+    upload: bulk.Upload,
+    facts: bulk.ListFacts,
+    mapping: dict[str, str],
+    picked: list[str],
+    msg: Message,
+) -> None:
+    """The message of a chosen row as its client will get it — rendered by the code the
+    launch renders it with (issue 16.3) — and a test send of it before launch."""
+    st.markdown(f"**{tr('previews.title')}**")
+    problem = previews.message_problem(msg.subject, msg.body, w.lang)
+    if problem is not None:
+        st.error(problem)
+        return
+    row = _row_picker(facts.rows)
+    draft = bulk.make_draft(
+        upload,
+        mapping,
+        picked,
+        msg.subject,
+        msg.body,
+        department=msg.department,
+        priority=msg.priority,
+        template=msg.template.ref if msg.template else None,
+        params=msg.params,
+    )
+    loaded = bulk.loaded_list(w.app, upload, mapping)
+    try:
+        shown = previews.preview_row(w.app, draft.request(), loaded, row, w.user.login)
+    except HdeError as exc:
+        st.error(exc.message(w.lang))
+        return
+    with st.container(border=True, key="bulk_preview"):
+        show_preview(shown, "bulk_preview")
+    number = shown.row_number or 1
+    test_send(
+        "bulk_test",
+        w.user,
+        shown.channel_kind,
+        lambda to, key: previews.request_for_test_send(
+            w.app, draft.request(), loaded, number, to, w.user.login, key
+        ),
+    )
+
+
+def _row_picker(rows: int) -> int:
+    """First, next, or a row number (1-based, as in the check's table)."""
+    S = st.session_state
+    last = max(rows, 1)
+    S["bulk_preview_row"] = min(max(int(S.get("bulk_preview_row") or 1), 1), last)
+    number_col, of_col, first_col, next_col = st.columns([2, 1, 1, 1], vertical_alignment="bottom")
+    row = number_col.number_input(
+        tr("previews.row.title"), min_value=1, max_value=last, step=1, key="bulk_preview_row"
+    )
+    of_col.caption(tr("previews.row.of", count=rows))
+    first_col.button(
+        tr("previews.row.first"), key="bulk_preview_first", on_click=_go_row, args=(1, last)
+    )
+    next_col.button(
+        tr("previews.row.next"),
+        key="bulk_preview_next",
+        on_click=_go_row,
+        args=(int(row) + 1, last),
+    )
+    return int(row)
+
+
+def _go_row(row: int, last: int) -> None:
+    st.session_state["bulk_preview_row"] = row if row <= last else 1

@@ -16,15 +16,15 @@ from hde_core.services.campaigns.plan import (
     render_email,
     row_context,
 )
-from hde_core.services.lists import (
-    RowVerdict,
-)
-from hde_core.services.tickets import (
+from hde_core.services.composing import (
     TicketView,
     default_template_params,
     sender_of,
     template_ref,
     ticket_context,
+)
+from hde_core.services.lists import (
+    RowVerdict,
 )
 
 

@@ -53,8 +53,7 @@ from hde_core.services.campaigns.plan import (
     Plan,
     SendRequest,
     plan_launch,
-    render,
-    row_context,
+    ticket_text,
 )
 from hde_core.services.lists import (
     RowVerdict,
@@ -291,12 +290,12 @@ def _write_chunk(
         for r in todo:
             cplan = plan.channels[r.channel_id or 0]
             identity_id, contact_id = found[(cplan.channel.id, r.recipient or "")]
-            context = row_context(r.values)
+            subject, body = ticket_text(req, r.values)
             department = cplan.department
             ticket_rows.append(
                 {
-                    "subject": " ".join(render(req.subject or "", context).split()),
-                    "body": render(req.body or "", context).strip(),
+                    "subject": subject,
+                    "body": body,
                     "priority": req.priority or Priority.NORMAL.value,
                     "department_id": department.id if department else None,
                     "channel_id": cplan.channel.id,

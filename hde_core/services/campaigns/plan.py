@@ -144,6 +144,16 @@ def plan_launch(
 ) -> tuple[Plan, ValidationResult]:
     """Everything a launch checks before it writes anything: the message, the list, the
     channels and one verdict per row (the bulk wizard's check shows exactly this)."""
+    check_message(req)
+    loaded = load_list(app, req.source, filename=req.filename, sheet=req.sheet, mapping=req.mapping)
+    plan = plan_message(app, req, loaded)
+    result = validate_plan(app, plan, loaded, progress=progress)
+    plan.key = req.campaign_key or default_key(loaded, req, list(plan.channels))
+    return plan, result
+
+
+def check_message(req: SendRequest) -> None:
+    """The message itself, before the list is read (a typo is explained first)."""
     if not (req.subject or "").strip():
         raise UsageError("campaigns.error.subject_required")
     if not (req.body or "").strip():
@@ -154,7 +164,11 @@ def plan_launch(
     _check_syntax("body", req.body)
     if req.params and not req.template:
         raise UsageError("campaigns.error.params_without_template")
-    loaded = load_list(app, req.source, filename=req.filename, sheet=req.sheet, mapping=req.mapping)
+
+
+def plan_message(app: App, req: SendRequest, loaded: LoadedList) -> Plan:
+    """The message against the list's columns, and each channel's plan (sender, notification
+    template, WhatsApp template); the campaign key is left empty."""
     headers = set(loaded.headers)
     unknown = sorted(placeholders(req.subject, req.body) - headers - CONTEXT_NAMES)
     if unknown:
@@ -180,18 +194,36 @@ def plan_launch(
     required = sorted(placeholders(req.subject, req.body) & headers)
     required += [c for c in req.params.values() if c not in required]
     required += [f.key for f in custom if f.required and f.key not in required]
-    messengers = any(p.kind != ChannelKind.EMAIL for p in plans.values())
-    result = validate_list(
+    custom_keys = [f.key for f in custom if f.key in headers]
+    return Plan(req, loaded, plans, tuple(required), "", custom_keys)
+
+
+def validate_plan(
+    app: App,
+    plan: Plan,
+    loaded: LoadedList,
+    progress: Callable[[int, int], None] | None = None,
+) -> ValidationResult:
+    """One verdict per row of ``loaded`` (the plan's list, or a slice of it)."""
+    messengers = any(p.kind != ChannelKind.EMAIL for p in plan.channels.values())
+    return validate_list(
         app,
         loaded,
-        [p.channel.name for p in plans.values()],
-        required_fields=tuple(required),
+        [p.channel.name for p in plan.channels.values()],
+        required_fields=plan.required_fields,
         progress=progress,
-        text_lengths=message_lengths(loaded, req.body or "") if messengers else None,
+        text_lengths=message_lengths(loaded, plan.request.body or "") if messengers else None,
     )
-    key = req.campaign_key or default_key(loaded, req, list(plans))
-    custom_keys = [f.key for f in custom if f.key in headers]
-    return Plan(req, loaded, plans, tuple(required), key, custom_keys), result
+
+
+def ticket_text(req: SendRequest, values: Mapping[str, str]) -> tuple[str, str]:
+    """A row's ticket subject and body: the request's, with the row's placeholders filled
+    (what the launch stores and what the notification template then wraps)."""
+    context = row_context(values)
+    return (
+        " ".join(render(req.subject or "", context).split()),
+        render(req.body or "", context).strip(),
+    )
 
 
 def message_lengths(loaded: LoadedList, body: str) -> np.ndarray:
