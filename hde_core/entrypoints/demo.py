@@ -27,6 +27,8 @@ from hde_core.db.session import Database
 from hde_core.dispatch.service import DispatcherService
 from hde_core.entrypoints.http import HttpServicesService
 from hde_core.i18n import t
+from hde_core.mailin.server import MailInServer
+from hde_core.sandbox.email_clients import EmailClients
 from hde_core.sandbox.messenger_demo import MessengerDemoService
 from hde_core.sandbox.smtp_sink import SmtpSink, mail_dir
 from hde_core.sandbox.wa_demo import WaBusinessDemoService
@@ -61,9 +63,46 @@ class SmtpSinkService:
         self.sink.stop()
 
 
+class MailInService:
+    """``hde mail-in``'s SMTP listener: client replies, auto-replies and bounces come back."""
+
+    name = "mail-in"
+
+    def __init__(self, app: App, settings: Settings) -> None:
+        self.server = MailInServer(app, "127.0.0.1", settings.mail_in_port)
+
+    def start(self) -> None:
+        self.server.start()
+        log.info("mail-in (replies by email) on %s", self.server.url)
+
+    def stop(self) -> None:
+        self.server.stop()
+
+
+class EmailClientsService:
+    """Simulated email clients: some answer our first emails through mail-in."""
+
+    name = "sandbox-email-clients"
+
+    def __init__(self, app: App, settings: Settings) -> None:
+        delay = float(os.environ.get("HDE_SIM_EMAIL_REPLY_DELAY_S", "8"))
+        probability = float(os.environ.get("HDE_SIM_REPLY_PROBABILITY", str(1 / 3)))
+        self.clients = EmailClients(
+            mail_dir(settings.data_dir), settings.mail_in_port, delay=delay, probability=probability
+        )
+
+    def start(self) -> None:
+        self.clients.start()
+
+    def stop(self) -> None:
+        self.clients.stop()
+
+
 #: Background services of the demo, started in this order (stopped in reverse).
 SERVICES: list[Callable[[App, Settings], Service]] = [
     SmtpSinkService,
+    MailInService,
+    EmailClientsService,
     HttpServicesService,
     WaBusinessDemoService,  # after the HTTP server: it talks to the WhatsApp simulators
     MessengerDemoService,  # Telegram, Viber, Green-API: webhooks, living simulated clients
@@ -110,7 +149,7 @@ def start_console(settings: Settings) -> subprocess.Popen[bytes]:
 @click.command("demo")
 @click.option("--no-console", is_flag=True, help="Run the background services only.")
 def demo(no_console: bool) -> None:
-    """Run the sandbox demo: console, dispatcher, webhooks, simulators, SMTP sink."""
+    """Run the sandbox demo: console, dispatcher, webhooks, simulators, SMTP sink, mail-in."""
     configure_logging()
     settings = load_settings()
     app = prepare(settings)

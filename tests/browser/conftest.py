@@ -180,6 +180,7 @@ def demo_console(sqlite_url: str, data_dir: Path, tmp_path: Path) -> Iterator[Co
         "HDE_CONSOLE_PORT": str(console_port),
         "HDE_SERVICES_PORT": str(services_port),
         "HDE_SMTP_SINK_PORT": str(smtp_port),
+        "HDE_MAIL_IN_PORT": str(free_port()),
         "HDE_PUBLIC_URL": f"http://127.0.0.1:{services_port}",
         "HDE_SIM_CHATTER_INTERVAL_S": "0",
         "HDE_SIM_REPLY_PROBABILITY": "0",
