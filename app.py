@@ -5,11 +5,10 @@ from __future__ import annotations
 import plotly.express as px
 import streamlit as st
 
-from hde_core.console import current_lang, get_app, page, tr
+from hde_core.console import current_lang, get_app, page, sandbox_mail, tr
 from hde_core.console.notices import flash, flash_error, show
 from hde_core.domain.roles import Permission
 from hde_core.errors import HdeError
-from hde_core.sandbox.smtp_sink import list_mail, mail_dir
 from hde_core.services.dashboards import overview
 from hde_core.services.health import health
 from hde_core.services.messages import resend
@@ -159,21 +158,11 @@ else:
     st.success(tr("overview.no_uncertain"))
 show("overview_resend")
 
-mails = list_mail(mail_dir(app.settings.data_dir), limit=20)
-if mails:
-    with st.expander(tr("home.sandbox_mail")):
-        st.dataframe(
-            [
-                {
-                    tr("home.col.received"): f"{m.received_at.astimezone():%Y-%m-%d %H:%M:%S}",
-                    tr("home.col.from"): m.from_header,
-                    tr("home.col.to"): m.to_header,
-                    tr("home.col.subject"): m.subject,
-                }
-                for m in mails
-            ],
-            hide_index=True,
-            key="home_mail",
-        )
-
-st.caption(tr("home.database", url=info.database, revision=info.revision))
+sandbox_mail.mailbox(app)
+st.caption(
+    tr(
+        "home.database",
+        engine=tr(f"home.engine.{info.engine}"),
+        schema=tr("home.schema_ok") if info.schema_current else tr("home.schema_outdated"),
+    )
+)

@@ -58,3 +58,6 @@ def configure_logging(level: int = logging.INFO) -> None:
     # httpx logs full request URLs at INFO; Telegram and Green-API put tokens in the URL path.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
+    # aiosmtpd logs every SMTP conversation at INFO (about ten lines a mail: 55,000 lines for
+    # one sandbox campaign, issue 16.9); the demo prints a summary per minute instead.
+    logging.getLogger("mail.log").setLevel(logging.WARNING)

@@ -13,7 +13,12 @@ from hde_core.domain.channels import ChannelKind
 from hde_core.domain.roles import Permission
 from hde_core.errors import Refused
 from hde_core.services.audit import trail_rows
-from hde_core.services.recipients import ChannelOption, channel_options, search_contacts
+from hde_core.services.recipients import (
+    ChannelOption,
+    channel_options,
+    preferred_channel,
+    search_contacts,
+)
 from hde_core.services.reference import ticket_form_options
 from hde_core.services.rendering import TAGS
 from hde_core.services.tickets import TicketRequest, TicketResult
@@ -53,12 +58,20 @@ if not channel_list:
 
 
 by_id: dict[int, ChannelOption] = {o.channel_id: o for o in channel_list}
+# The channel follows the recipient: another client (or address) starts on its best channel.
+recipient_key = f"{contact_id}:{typed or ''}"
+if st.session_state.get("nt_channel_for") != recipient_key:
+    st.session_state["nt_channel_for"] = recipient_key
+    st.session_state["nt_channel"] = preferred_channel(channel_list)
+
+
+kind_words = {o.kind: tr(f"channels_page.kind.{o.kind}") for o in channel_list}
 
 
 def _option_label(channel_id: int) -> str:
     option = by_id[channel_id]
     mark = "✓" if option.verdict.eligible else "✗"
-    return f"{mark} {option.channel} ({option.kind})"
+    return f"{mark} {option.channel} ({kind_words[option.kind]})"
 
 
 picked_id = st.selectbox(
@@ -197,12 +210,13 @@ else:
     if done.email_skipped:
         st.info(tr(f"cli.ticket.skipped.{done.email_skipped}"))
     for m in done.messages:
-        st.write(
+        st.markdown(
             tr(
                 f"cli.ticket.message.{m.status}",
-                kind=m.kind,
+                kind=tr(f"audit_value.kind.{m.kind}"),
                 id=m.id,
-                provider_id=m.provider_message_id or "",
+                # as code: an email Message-ID in <…> would otherwise become a mailto link
+                provider_id=f"`{m.provider_message_id}`" if m.provider_message_id else "",
                 error=m.error_text or "",
             )
         )

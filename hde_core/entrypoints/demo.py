@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
@@ -30,7 +31,7 @@ from hde_core.i18n import t
 from hde_core.mailin.server import MailInServer
 from hde_core.sandbox.email_clients import EmailClients
 from hde_core.sandbox.messenger_demo import MessengerDemoService
-from hde_core.sandbox.smtp_sink import SmtpSink, mail_dir
+from hde_core.sandbox.smtp_sink import MailSummary, SmtpSink, mail_dir
 from hde_core.sandbox.wa_demo import WaBusinessDemoService
 from hde_core.services.authz import DEMO
 from hde_core.services.provision import provision
@@ -50,16 +51,29 @@ class Service(Protocol):
 
 
 class SmtpSinkService:
+    """The sink, and one summary line a minute at most instead of its per-mail log."""
+
     name = "smtp-sink"
 
     def __init__(self, app: App, settings: Settings) -> None:
         self.sink = SmtpSink(mail_dir(settings.data_dir), "127.0.0.1", settings.smtp_sink_port)
+        self.summary = MailSummary()
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._report, name="smtp-sink-summary", daemon=True)
 
     def start(self) -> None:
         self.sink.start()
+        self.thread.start()
         log.info("sandbox SMTP sink on %s", self.sink.url)
 
+    def _report(self) -> None:
+        while not self.stopping.wait(5.0):
+            line = self.summary.line(self.sink.handler.received, time.monotonic())
+            if line:
+                log.info(line)
+
     def stop(self) -> None:
+        self.stopping.set()
         self.sink.stop()
 
 

@@ -37,6 +37,7 @@ class SinkHandler:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         self.directory.mkdir(parents=True, exist_ok=True)
+        self.received = 0  # mails kept since start (the demo's summary line reads it)
 
     async def handle_RCPT(  # noqa: N802 - aiosmtpd hook name
         self,
@@ -65,6 +66,7 @@ class SinkHandler:
         tmp = self.directory / (name + ".tmp")
         tmp.write_bytes(header + raw)
         tmp.rename(self.directory / name)  # readers never see half a message
+        self.received += 1
         return "250 Message accepted for delivery"
 
 
@@ -81,9 +83,8 @@ class SmtpSink:
         self.directory = directory
         self.host = host
         self.port = port or free_port(host)
-        self.controller = Controller(
-            SinkHandler(directory), hostname=host, port=self.port, decode_data=False
-        )
+        self.handler = SinkHandler(directory)
+        self.controller = Controller(self.handler, hostname=host, port=self.port, decode_data=False)
 
     @property
     def url(self) -> str:
@@ -101,6 +102,25 @@ class SmtpSink:
 
     def __exit__(self, *exc: Any) -> None:
         self.stop()
+
+
+class MailSummary:
+    """At most one line per ``every`` seconds saying how many mails arrived since the last
+    line (nothing when none did): the terminal of ``make run`` stays readable while a
+    campaign of thousands of emails goes through the sink."""
+
+    def __init__(self, every: float = 60.0) -> None:
+        self.every = every
+        self.reported = 0
+        self.last: float | None = None
+
+    def line(self, received: int, now: float) -> str | None:
+        if self.last is None:
+            self.last = now
+        if now - self.last < self.every or received == self.reported:
+            return None
+        new, self.reported, self.last = received - self.reported, received, now
+        return f"sandbox SMTP sink: {new} more mail(s), {received} since start"
 
 
 @dataclass(frozen=True)

@@ -118,19 +118,19 @@ def ticket_trail(session: Session, ticket_id: int) -> list[AuditEvent]:
 
 
 def trail_rows(app: Any, ticket_id: int, lang: str | None = None) -> list[dict[str, Any]]:
-    """A ticket's trail for people: time, who, what (in their language), details."""
+    """A ticket's trail for people: time, who, what and its details as a sentence, in their
+    language (:mod:`hde_core.services.audit_words`)."""
     from hde_core.i18n import t
+    from hde_core.services.audit_words import actor_words, describe
 
     with app.db.reader() as session:
         events = ticket_trail(session, ticket_id)
     return [
         {
             t("audit.col.at", lang=lang): f"{e.at.astimezone():%Y-%m-%d %H:%M:%S}",
-            t("audit.col.actor", lang=lang): e.actor,
+            t("audit.col.actor", lang=lang): actor_words(e.actor, lang),
             t("audit.col.event", lang=lang): t(f"audit_event.{e.event}", lang=lang),
-            t("audit.col.details", lang=lang): ", ".join(
-                f"{k}={v}" for k, v in sorted(e.data.items())
-            ),
+            t("audit.col.details", lang=lang): describe(e.event, e.data, lang),
         }
         for e in events
     ]

@@ -22,6 +22,8 @@ class Health:
     database: str
     schema_current: bool
     revision: str
+    #: "sqlite" or "postgresql": what the console says instead of the URL (issue 16.8)
+    engine: str = "sqlite"
 
 
 def masked_database_url(url: str) -> str:
@@ -34,6 +36,7 @@ def health(app: App) -> Health:
         database=masked_database_url(app.db.url),
         schema_current=heads == script_heads(),
         revision=", ".join(sorted(heads)) or "—",
+        engine=make_url(app.db.url).get_backend_name(),
     )
 
 

@@ -60,6 +60,21 @@ class ChannelOption:
     department_id: int | None = None
 
 
+def preferred_channel(options: list[ChannelOption]) -> int | None:
+    """The channel a ticket form starts on for a recipient: the first one that may be used
+    now, else the first where the client has an address, else the first (issue 16.9: a
+    Telegram-only client must not leave the form on email)."""
+    for test in (
+        lambda o: o.verdict.eligible,
+        lambda o: o.address is not None,
+        lambda o: True,
+    ):
+        for option in options:
+            if test(option):
+                return option.channel_id
+    return None
+
+
 def search_contacts(app: App, query: str, limit: int = 20) -> list[ContactSummary]:
     """Contacts whose name, address, username or phone matches ``query``."""
     query = query.strip()

@@ -130,3 +130,44 @@ def test_one_submission_makes_one_ticket_and_offers_a_new_form(console_app, tmp_
     at.button(key="nt_submit").click().run()
     assert "Заявка №2 создана" in at.success[-1].value
     assert tickets() == 2
+
+
+def test_the_channel_follows_a_telegram_only_client(console_app, tmp_path):
+    """Issue 16.9: picking a client who is on Telegram only left the channel on email."""
+    from sqlalchemy import select
+
+    from hde_core.db.models import Channel
+    from tests.console.seed import seed_console
+
+    seed_console(console_app, tmp_path)
+    with console_app.db.reader() as s:
+        ids = {name: id_ for name, id_ in s.execute(select(Channel.name, Channel.id))}
+    at = run_page("pages/1_new_ticket.py", role="agent")
+    assert at.selectbox(key="nt_channel").value is not None
+    at.text_input(key="nt_search").input("Смирнов").run()
+    igor = at.radio(key="nt_contact").options[1]
+    at.radio(key="nt_contact").set_value(igor).run()
+    assert not at.exception
+    assert at.selectbox(key="nt_channel").value == ids["telegram"]
+    assert "Получатель: 555001" in at.success[0].value
+    assert not at.button(key="nt_submit").disabled
+    # back to a new address: the form starts over on the first channel again
+    at.radio(key="nt_contact").set_value(at.radio(key="nt_contact").options[0]).run()
+    at.text_input(key="nt_to").input("client@example.com").run()
+    assert at.selectbox(key="nt_channel").value == ids["email"]
+    assert "Получатель: client@example.com" in at.success[0].value
+
+
+def test_the_provider_message_id_is_shown_as_code_not_a_link(console_app, tmp_path, smtp_sink):
+    """Issue 16.9: an email's Message-ID (<…@company.com>) became a mailto link."""
+    provision_email(console_app, tmp_path, smtp_sink.url)
+    at = run_page("pages/1_new_ticket.py", role="agent")
+    at.text_input(key="nt_to").input("new.client@example.com").run()
+    at.selectbox(key="nt_department").select("IT").run()
+    fill(at, nt_subject="Ваш заказ", nt_body="Заказ готов", nt_field_order_id="77")
+    at.button(key="nt_submit").click().run()
+    (mail,) = wait_for_mail(smtp_sink.directory, 1)
+    said = [m.value for m in at.markdown if "идентификатор у провайдера" in m.value]
+    assert said == [
+        f"Сообщение №1 (письмо) отправлено (идентификатор у провайдера `{mail.message_id}`)."
+    ]
