@@ -43,6 +43,13 @@ class EmailParts(Protocol):
     def html(self) -> str: ...
 
 
+def plus_address(mailbox: str, ticket_id: int) -> str:
+    """``support@hde.example`` → ``support+t123@hde.example``: a reply to it names its
+    ticket even when the client's mail program drops In-Reply-To."""
+    local, _, domain = mailbox.partition("@")
+    return f"{local.split('+', 1)[0]}+t{ticket_id}@{domain}" if domain else mailbox
+
+
 @dataclass(frozen=True)
 class Sender:
     """The department an email goes out from (R5)."""
@@ -50,6 +57,9 @@ class Sender:
     department_id: int
     name: str
     mailbox: str
+    #: Replies go to a per-ticket address, ``mailbox+t<ticket>@domain`` (the email
+    #: channel's ``reply_plus_address`` setting; the mail server must accept plus-addressing).
+    reply_plus: bool = False
 
 
 @dataclass(frozen=True)
@@ -107,7 +117,11 @@ def messages_for(
                     "html": email.html,
                     "from_addr": sender.mailbox,
                     "from_name": sender.name,
-                    "reply_to": sender.mailbox,
+                    "reply_to": (
+                        plus_address(sender.mailbox, ticket_id)
+                        if sender.reply_plus
+                        else sender.mailbox
+                    ),
                     "message_id": email_message_id,
                     "department_id": sender.department_id,
                     "template": notification,

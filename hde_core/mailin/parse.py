@@ -266,6 +266,7 @@ def parse_email(raw: bytes, received_at: datetime, envelope_to: Iterable[str] = 
             "original": original[:ORIGINAL_MAX],
             "recipients": list(recipients),
             "reply_to": list(reply_to),
+            "ticket_hint": ticket_hint(recipients),
         },
         reply_to=reply_to,
         ticket_hint=ticket_hint(recipients),

@@ -125,7 +125,7 @@ def compose_messages(
             kind,
             ticket.id,
             email=render_email(tpl.subject, tpl.body, context),
-            sender=sender_of(department),
+            sender=sender_of(department, channel),
             notification=decision.kind.value,
             email_message_id=new_message_id(department.mailbox),
         )
@@ -145,8 +145,11 @@ def compose_messages(
     return Composed(subject, body, decision, drafts)
 
 
-def sender_of(department: Department) -> Sender:
-    return Sender(department.id, department.name, department.mailbox)
+def sender_of(department: Department, channel: Channel | None = None) -> Sender:
+    """The department's mailbox; replies to a per-ticket address when the email channel's
+    ``reply_plus_address`` setting is on."""
+    plus = bool(channel is not None and (channel.settings or {}).get("reply_plus_address"))
+    return Sender(department.id, department.name, department.mailbox, reply_plus=plus)
 
 
 def template_ref(template: WaTemplate) -> TemplateRef:

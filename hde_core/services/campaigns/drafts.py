@@ -62,7 +62,7 @@ def drafts(
             cplan.kind,
             ticket_id,
             email=render_email(tpl.subject, tpl.body, context),
-            sender=sender_of(department),
+            sender=sender_of(department, channel),
             notification=tpl.kind,
             email_message_id=new_message_id(department.mailbox),
         )
