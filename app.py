@@ -2,104 +2,111 @@
 
 from __future__ import annotations
 
-import plotly.express as px
 import streamlit as st
 
-from hde_core.console import current_lang, get_app, page, sandbox_mail, tr
+from hde_core.console import charts, current_lang, get_app, page, sandbox_mail, tr
+from hde_core.console.live import live_view, refreshing_note
 from hde_core.console.notices import flash, flash_error, show
 from hde_core.domain.roles import Permission
 from hde_core.errors import HdeError
+from hde_core.services import live
 from hde_core.services.dashboards import overview
 from hde_core.services.health import health
+from hde_core.services.live import View
 from hde_core.services.messages import resend
 
 user = page("nav.overview")
 app = get_app()
-data = overview(app)
+first = overview(app)
+shown = [first]
 info = health(app)
-
-col = st.columns(6)
-col[0].metric(tr("overview.tickets_today"), data.tickets_today)
-col[1].metric(tr("overview.tickets_week"), data.tickets_week)
-col[2].metric(tr("overview.messages_today"), sum(data.statuses_today.values()))
-col[3].metric(tr("overview.open_windows"), data.open_windows_total)
-col[4].metric(tr("overview.held"), data.held_total)
-col[5].metric(tr("overview.uncertain"), data.uncertain_total)
 if not info.schema_current:
     st.error(tr("home.schema_old"))
 
-left, right = st.columns(2)
-with left:
-    st.subheader(tr("overview.statuses"))
-    rows = [
-        {"period": tr(f"overview.period.{period}"), "status": tr(f"status.{status}"), "count": n}
-        for period, stats in (("today", data.statuses_today), ("week", data.statuses_week))
-        for status, n in sorted(stats.items())
-    ]
-    if rows:
-        fig = px.bar(
-            rows,
-            x="count",
-            y="period",
-            color="status",
-            orientation="h",
-            labels={"count": tr("overview.count"), "period": "", "status": ""},
-        )
-        fig.update_layout(
-            height=260, margin={"l": 0, "r": 0, "t": 10, "b": 0}, legend_orientation="h"
-        )
-        st.plotly_chart(fig, key="overview_statuses")
-    else:
-        st.info(tr("overview.no_messages"))
-with right:
-    st.subheader(tr("overview.rates"))
-    if data.rates:
+
+def rate(value: float | None, reported: bool) -> str:
+    if not reported:
+        return tr("charts.no_delivery_data")
+    return f"{value:.0%}" if value is not None else "—"
+
+
+def overview_view() -> live.Activity:
+    """Today's figures, the statuses, rates and channels, redrawn in place while messages
+    are being sent or wait for replies."""
+    data = shown.pop() if shown else overview(app)
+    col = st.columns(6)
+    col[0].metric(tr("overview.tickets_today"), data.tickets_today)
+    col[1].metric(tr("overview.tickets_week"), data.tickets_week)
+    col[2].metric(tr("overview.messages_today"), sum(data.statuses_today.values()))
+    col[3].metric(tr("overview.open_windows"), data.open_windows_total)
+    col[4].metric(tr("overview.held"), data.held_total)
+    col[5].metric(tr("overview.uncertain"), data.uncertain_total)
+    activity = live.activity(app)
+    refreshing_note(View.OVERVIEW, activity)
+
+    left, right = st.columns(2)
+    with left:
+        st.subheader(tr("overview.statuses"))
+        if data.statuses_week:
+            charts.status_split(
+                [
+                    (tr("overview.period.today"), data.statuses_today),
+                    (tr("overview.period.week"), data.statuses_week),
+                ],
+                key="overview_statuses",
+            )
+        else:
+            st.info(tr("overview.no_messages"))
+    with right:
+        st.subheader(tr("overview.rates"))
+        if data.rates:
+            st.dataframe(
+                [
+                    {
+                        tr("home.col.name"): r.channel,
+                        tr("overview.col.handed"): r.handed_over,
+                        tr("overview.col.delivery_rate"): rate(r.delivery_rate, r.reports_delivery),
+                        tr("overview.col.read_rate"): rate(r.read_rate, r.reports_read),
+                        tr("overview.col.failed"): r.failed,
+                    }
+                    for r in data.rates
+                ],
+                hide_index=True,
+                key="overview_rates",
+            )
+        else:
+            st.info(tr("overview.no_messages"))
+
+    st.subheader(tr("overview.health"))
+    if data.health:
         st.dataframe(
             [
                 {
-                    tr("home.col.name"): r.channel,
-                    tr("overview.col.handed"): r.handed_over,
-                    tr("overview.col.delivery_rate"): f"{r.delivery_rate:.0%}"
-                    if r.delivery_rate is not None
-                    else "—",
-                    tr("overview.col.read_rate"): f"{r.read_rate:.0%}"
-                    if r.read_rate is not None
-                    else "—",
-                    tr("overview.col.failed"): r.failed,
+                    tr("home.col.name"): h.channel,
+                    tr("home.col.kind"): h.kind,
+                    tr("home.col.status"): (
+                        tr(f"channel_status.{h.status}") if h.enabled else tr("overview.disabled")
+                    ),
+                    tr("overview.col.error"): h.error or "",
+                    tr("overview.col.paused_until"): f"{h.paused_until.astimezone():%H:%M:%S}"
+                    if h.paused_until
+                    else "",
+                    tr("overview.open_windows"): h.open_windows,
+                    tr("overview.held"): h.held,
                 }
-                for r in data.rates
+                for h in data.health
             ],
             hide_index=True,
-            key="overview_rates",
+            key="overview_health",
         )
     else:
-        st.info(tr("overview.no_messages"))
+        st.info(tr("home.no_channels"))
+    return activity
 
-st.subheader(tr("overview.health"))
-if data.health:
-    st.dataframe(
-        [
-            {
-                tr("home.col.name"): h.channel,
-                tr("home.col.kind"): h.kind,
-                tr("home.col.status"): (
-                    tr(f"channel_status.{h.status}") if h.enabled else tr("overview.disabled")
-                ),
-                tr("overview.col.error"): h.error or "",
-                tr("overview.col.paused_until"): f"{h.paused_until.astimezone():%H:%M:%S}"
-                if h.paused_until
-                else "",
-                tr("overview.open_windows"): h.open_windows,
-                tr("overview.held"): h.held,
-            }
-            for h in data.health
-        ],
-        hide_index=True,
-        key="overview_health",
-    )
-else:
-    st.info(tr("home.no_channels"))
 
+live_view(View.OVERVIEW, live.activity(app), overview_view)
+
+data = first
 st.subheader(tr("overview.uncertain_title"))
 if data.uncertain:
     st.caption(tr("overview.uncertain_help"))

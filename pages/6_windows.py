@@ -1,22 +1,24 @@
 """24-hour windows (R12): whose window is open and for how long, and what waits for a reply.
 
-The tables refresh themselves every 30 seconds (a Streamlit fragment), so the countdown
-runs while the page is open.
+The tables refresh themselves every 30 seconds in place while a window is open or a
+message is held (so the countdown runs while the page is open), and not at all when
+nothing is (:mod:`hde_core.console.live`).
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
 from functools import partial
 
 import pandas as pd
 import streamlit as st
 
 from hde_core.console import get_app, page, tr
+from hde_core.console.live import live_view
 from hde_core.console.widgets import page_number
 from hde_core.domain.roles import Permission
 from hde_core.domain.window import WINDOW
 from hde_core.services.delivery import export_bytes
+from hde_core.services.live import Activity, View, windows_activity
 from hde_core.services.windows import (
     CLOSING_SOON,
     OpenWindow,
@@ -26,7 +28,6 @@ from hde_core.services.windows import (
 )
 
 PAGE_SIZE = 50
-REFRESH = timedelta(seconds=30)
 
 user = page("nav.windows", Permission.VIEW)
 app = get_app()
@@ -64,8 +65,7 @@ def style_of(w: OpenWindow) -> str:
     return DAY_STYLE if w.seconds_left <= 6 * 3600 else LATER_STYLE
 
 
-@st.fragment(run_every=REFRESH)
-def live() -> None:
+def windows_view() -> Activity:
     windows = partial(
         open_windows,
         app,
@@ -173,9 +173,10 @@ def live() -> None:
         )
     else:
         st.success(tr("windows_page.none_held"))
+    return windows_activity(app)
 
 
-live()
+live_view(View.WINDOWS, windows_activity(app), windows_view)
 
 st.subheader(tr("windows_page.export"))
 e1, e2 = st.columns(2)

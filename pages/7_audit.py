@@ -99,4 +99,5 @@ charts.delivery_grid(
     time_x="day",
     time_title=tr("audit_page.by_day"),
     key="au",
+    bucket="day",
 )

@@ -126,6 +126,11 @@ class ChannelAdapter(ABC):
     per_recipient_interval: ClassVar[float | None] = None
     supports_templates: ClassVar[bool] = False
     supports_webhook_registration: ClassVar[bool] = False
+    #: The provider tells us when a message reached the client / was read (status webhooks).
+    #: Without them a message stays ``sent``, and the console says "no delivery data"
+    #: instead of showing 0 % delivered.
+    reports_delivery: ClassVar[bool] = False
+    reports_read: ClassVar[bool] = False
     #: The credentials a channel of this provider needs, in the order a form asks for them.
     credential_fields: ClassVar[tuple[str, ...]] = ()
     #: Webhooks can only be verified with the channel's webhook secret (False: the

@@ -219,6 +219,8 @@ class GreenApiAdapter(HttpAdapter):
     default_rate_per_sec: ClassVar[float] = 2.0
     default_burst: ClassVar[int] = 1
     supports_webhook_registration: ClassVar[bool] = True
+    reports_delivery: ClassVar[bool] = True
+    reports_read: ClassVar[bool] = True
     webhook_needs_secret: ClassVar[bool] = True
     #: Green-API redelivers every 60 s for 24 hours until it gets 200: ignore a bad one.
     malformed_webhook_status: ClassVar[int] = 200

@@ -213,6 +213,8 @@ class ViberAdapter(HttpAdapter):
     default_rate_per_sec: ClassVar[float] = 10.0
     default_burst: ClassVar[int] = 10
     supports_webhook_registration: ClassVar[bool] = True
+    reports_delivery: ClassVar[bool] = True
+    reports_read: ClassVar[bool] = True
     #: Callbacks are signed with the auth token: no separate webhook secret is needed.
     webhook_needs_secret: ClassVar[bool] = False
     credential_fields: ClassVar[tuple[str, ...]] = ("auth_token",)

@@ -223,6 +223,8 @@ class WaBusinessAdapter(HttpAdapter):
     #: unconfirmed): a channel setting ``per_recipient_interval`` overrides it.
     per_recipient_interval: ClassVar[float | None] = 6.0
     supports_templates: ClassVar[bool] = True
+    reports_delivery: ClassVar[bool] = True
+    reports_read: ClassVar[bool] = True
     #: Meta redelivers a webhook that is not answered 200 for up to 7 days: ignore a bad one.
     malformed_webhook_status: ClassVar[int] = 200
 

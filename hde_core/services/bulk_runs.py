@@ -25,11 +25,11 @@ from hde_core.bootstrap import App
 from hde_core.db.models import AuditEvent, Campaign, Channel, Contact, Message, Ticket
 from hde_core.domain.campaigns import CampaignStatus, ShownStatus
 from hde_core.domain.roles import Permission
-from hde_core.domain.statuses import MessageStatus
+from hde_core.domain.statuses import HANDED_OVER, MessageStatus
 from hde_core.errors import HdeError, NotFound
 from hde_core.i18n import t
 from hde_core.lists.report import write_table
-from hde_core.services import audit, campaigns
+from hde_core.services import audit, campaigns, live
 from hde_core.services.authz import SystemActor, authorize, may
 from hde_core.services.bulk import Check, Draft, check, drafts, safe_file_name
 
@@ -178,8 +178,37 @@ class Progress:
         return self.total - self.pending
 
     @property
+    def handed_over(self) -> int:
+        """Messages the provider took (sent, delivered or read): what was actually sent."""
+        return sum(self.counts.get(s, 0) for s in HANDED_OVER)
+
+    @property
     def fraction(self) -> float:
-        return self.settled / self.total if self.total else (0.0 if self.creating else 1.0)
+        """The share actually sent: a cancelled or failed message is final but not sent, so
+        a run cancelled after 54 of 4,580 shows 1 %, not a full bar."""
+        return self.handed_over / self.total if self.total else (0.0 if self.creating else 1.0)
+
+    @property
+    def outcomes(self) -> dict[str, int]:
+        """How the messages ended up, by group, for the progress line: sent, failed,
+        cancelled, held (wait for a reply), uncertain, pending (still with the dispatcher)."""
+        return {
+            "sent": self.handed_over,
+            "failed": self.counts.get(MessageStatus.FAILED.value, 0),
+            "cancelled": self.counts.get(MessageStatus.CANCELLED.value, 0),
+            "held": self.counts.get(MessageStatus.HELD.value, 0),
+            "uncertain": self.counts.get(MessageStatus.UNCERTAIN.value, 0),
+            "pending": self.pending,
+        }
+
+    @property
+    def activity(self) -> live.Activity:
+        """Whether the view of this run should keep refreshing (:mod:`services.live`)."""
+        if self.error is not None:
+            return live.Activity.IDLE
+        if self.creating:
+            return live.Activity.SENDING
+        return live.campaign_activity(self.status, self.counts)
 
     @property
     def interrupted(self) -> bool:

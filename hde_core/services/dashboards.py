@@ -15,13 +15,25 @@ from sqlalchemy import Date, case, cast, func, select
 from sqlalchemy.sql import ColumnElement
 
 from hde_core.bootstrap import App
+from hde_core.channels.registry import adapter_class
 from hde_core.db.models import Campaign, Channel, ContactIdentity, Message, Ticket
 from hde_core.domain.channels import MESSENGER_KINDS
 from hde_core.domain.statuses import MessageStatus
 from hde_core.domain.window import WINDOW
+from hde_core.errors import ConfigError
 
 S = MessageStatus
 HANDED = (S.SENT.value, S.DELIVERED.value, S.READ.value)
+
+
+def receipts(provider: str) -> tuple[bool, bool]:
+    """Whether a provider reports delivery and reading (its adapter says so): without
+    reports a 0 % would be a lie, so the console says "no delivery data" instead."""
+    try:
+        adapter = adapter_class(provider)
+    except ConfigError:
+        return False, False
+    return adapter.reports_delivery, adapter.reports_read
 
 
 @dataclass(frozen=True)
@@ -33,13 +45,20 @@ class ChannelRates:
     delivered: int  # delivered + read ("read" implies delivered)
     read: int
     failed: int
+    reports_delivery: bool = True
+    reports_read: bool = True
 
     @property
     def delivery_rate(self) -> float | None:
+        """None: nothing handed over yet, or the channel cannot report delivery."""
+        if not self.reports_delivery:
+            return None
         return self.delivered / self.handed_over if self.handed_over else None
 
     @property
     def read_rate(self) -> float | None:
+        if not self.reports_read:
+            return None
         return self.read / self.handed_over if self.handed_over else None
 
 
@@ -151,6 +170,7 @@ def _rates(s: Any, since: datetime) -> list[ChannelRates]:
             Channel.id,
             Channel.name,
             Channel.kind,
+            Channel.provider,
             _count_if(Message.status.in_(HANDED)),
             _count_if(Message.status.in_((S.DELIVERED.value, S.READ.value))),
             _count_if(Message.status == S.READ.value),
@@ -158,12 +178,14 @@ def _rates(s: Any, since: datetime) -> list[ChannelRates]:
         )
         .join(Message, Message.channel_id == Channel.id)
         .where(Message.created_at >= since)
-        .group_by(Channel.id, Channel.name, Channel.kind)
+        .group_by(Channel.id, Channel.name, Channel.kind, Channel.provider)
         .order_by(Channel.name)
     )
     return [
-        ChannelRates(cid, name, kind, int(h or 0), int(d or 0), int(r or 0), int(f or 0))
-        for cid, name, kind, h, d, r, f in s.execute(q).all()
+        ChannelRates(
+            cid, name, kind, int(h or 0), int(d or 0), int(r or 0), int(f or 0), *receipts(prov)
+        )
+        for cid, name, kind, prov, h, d, r, f in s.execute(q).all()
     ]
 
 
@@ -209,7 +231,9 @@ def funnel(
 ) -> list[dict[str, Any]]:
     """queued → sent → delivered → read counts per channel (for a campaign or a period).
 
-    Each stage counts the messages that reached it or a later one.
+    Each stage counts the messages that reached it or a later one. ``reports_delivery`` and
+    ``reports_read`` say whether the channel can tell (email and Telegram cannot: their
+    funnel ends at "sent").
     """
     conditions = []
     if campaign_id is not None:
@@ -219,6 +243,7 @@ def funnel(
     q = (
         select(
             Channel.name,
+            Channel.provider,
             func.count(),
             _count_if(Message.status.in_(HANDED)),
             _count_if(Message.status.in_((S.DELIVERED.value, S.READ.value))),
@@ -227,11 +252,15 @@ def funnel(
         )
         .join(Channel, Channel.id == Message.channel_id)
         .where(*conditions)
-        .group_by(Channel.name)
+        .group_by(Channel.name, Channel.provider)
         .order_by(Channel.name)
     )
     with app.db.reader() as s:
-        return [
+        rows = s.execute(q).all()
+    out = []
+    for name, provider, total, h, d, r, f in rows:
+        delivery, reading = receipts(provider)
+        out.append(
             {
                 "channel": name,
                 "queued": int(total),
@@ -239,9 +268,11 @@ def funnel(
                 "delivered": int(d or 0),
                 "read": int(r or 0),
                 "failed": int(f or 0),
+                "reports_delivery": delivery,
+                "reports_read": reading,
             }
-            for name, total, h, d, r, f in s.execute(q).all()
-        ]
+        )
+    return out
 
 
 def statuses_by_day(
@@ -290,7 +321,8 @@ def failure_reasons(
 def delivery_times(
     app: App, since: datetime | None = None, campaign_id: int | None = None
 ) -> list[dict[str, Any]]:
-    """Average seconds from sent to delivered and to read, per channel."""
+    """Average seconds from sent to delivered and to read, per channel (``None`` where
+    nothing was reported; ``reports_delivery`` says whether the channel ever can)."""
     if app.db.is_sqlite:
 
         def seconds(later: Any, earlier: Any) -> Any:
@@ -308,23 +340,26 @@ def delivery_times(
     q = (
         select(
             Channel.name,
+            Channel.provider,
             func.avg(seconds(Message.delivered_at, Message.sent_at)),
             func.avg(seconds(Message.read_at, Message.sent_at)),
         )
         .join(Channel, Channel.id == Message.channel_id)
         .where(*conditions)
-        .group_by(Channel.name)
+        .group_by(Channel.name, Channel.provider)
         .order_by(Channel.name)
     )
     with app.db.reader() as s:
-        return [
-            {
-                "channel": name,
-                "to_delivered_s": float(d) if d is not None else None,
-                "to_read_s": float(r) if r is not None else None,
-            }
-            for name, d, r in s.execute(q).all()
-        ]
+        rows = s.execute(q).all()
+    return [
+        {
+            "channel": name,
+            "to_delivered_s": float(d) if d is not None else None,
+            "to_read_s": float(r) if r is not None else None,
+            "reports_delivery": receipts(provider)[0],
+        }
+        for name, provider, d, r in rows
+    ]
 
 
 def campaigns_summary(app: App, limit: int = 50) -> list[dict[str, Any]]:

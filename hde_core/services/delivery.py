@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, or_, select, text
+from sqlalchemy import func, or_, select
 
 from hde_core.bootstrap import App
 from hde_core.db.models import Campaign, Channel, Contact, ContactIdentity, Message, Ticket
@@ -168,52 +168,32 @@ def iter_campaign_recipients(
         last = batch[-1].message_id
 
 
-#: One pass over a campaign's rows on PostgreSQL: each message yields its four event times.
-_EVENTS_PG = text(
-    """
-    SELECT v.status, date_trunc(:bucket, timezone('UTC', v.at)) AS slot, count(*)
-    FROM messages m
-    CROSS JOIN LATERAL (VALUES ('sent', m.sent_at), ('delivered', m.delivered_at),
-                               ('read', m.read_at), ('failed', m.failed_at)) AS v(status, at)
-    WHERE m.campaign_id = :campaign AND v.at IS NOT NULL
-    GROUP BY 1, 2
-    """
-)
-
-
 def statuses_over_time(app: App, campaign_id: int, bucket: str = "hour") -> list[dict[str, Any]]:
-    """When a campaign's messages were sent, delivered, read or failed, per hour (or day).
+    """A campaign's messages per hour (or day) and status, **each message once**: at the
+    time it was handed over (or failed, or last changed, for one still waiting), under
+    its current status — the furthest it got. The bars add up to the messages.
 
-    Counted by the database over the campaign's index — on PostgreSQL in one pass over its
-    rows; buckets are UTC.
+    Counted by the database over the campaign's index; buckets are UTC.
     """
     bucket = "hour" if bucket == "hour" else "day"
+    when = func.coalesce(Message.sent_at, Message.failed_at, Message.updated_at)
+    if app.db.is_sqlite:
+        fmt = "%Y-%m-%d %H:00:00" if bucket == "hour" else "%Y-%m-%d 00:00:00"
+        slot: Any = func.strftime(fmt, when)
+    else:
+        slot = func.date_trunc(bucket, func.timezone("UTC", when))
+    q = (
+        select(slot, Message.status, func.count())
+        .where(Message.campaign_id == campaign_id)
+        .group_by(slot, Message.status)
+    )
     out: list[dict[str, Any]] = []
     with app.db.reader() as session:
-        if app.db.is_sqlite:
-            fmt = "%Y-%m-%d %H:00:00" if bucket == "hour" else "%Y-%m-%d 00:00:00"
-            rows: list[Any] = []
-            for status, column in (
-                ("sent", Message.sent_at),
-                ("delivered", Message.delivered_at),
-                ("read", Message.read_at),
-                ("failed", Message.failed_at),
-            ):
-                slot = func.strftime(fmt, column)
-                rows += [
-                    (status, when, n)
-                    for when, n in session.execute(
-                        select(slot, func.count())
-                        .where(Message.campaign_id == campaign_id, column.is_not(None))
-                        .group_by(slot)
-                    ).all()
-                ]
-        else:
-            rows = list(session.execute(_EVENTS_PG, {"bucket": bucket, "campaign": campaign_id}))
-    for status, when, n in rows:
-        if isinstance(when, str):
-            when = datetime.fromisoformat(when)
-        out.append({"time": when.replace(tzinfo=UTC), "status": status, "count": int(n)})
+        rows = session.execute(q).all()
+    for at, status, n in rows:
+        if isinstance(at, str):
+            at = datetime.fromisoformat(at)
+        out.append({"time": at.replace(tzinfo=UTC), "status": status, "count": int(n)})
     out.sort(key=lambda r: (r["time"], r["status"]))
     return out
 

@@ -19,11 +19,15 @@ def test_campaign_charts_show_its_funnel_statuses_failures_and_times(console_app
     assert len(figures) == 4
     funnel, over_time, failures, times = figures
     stages = {trace["name"]: trace["x"] for trace in funnel["data"]}
-    # queued → sent → delivered → read per channel: each stage counts those that got that far
-    assert stages == {"email": [1, 1, 0, 0], "telegram": [1, 1, 1, 1], "wa-business": [3, 1, 1, 0]}
-    assert funnel["data"][0]["y"] == ["queued", "sent", "delivered", "read"]
+    # queued → sent → delivered → read per channel: each stage counts those that got that far;
+    # email and Telegram cannot report delivery: their funnel ends at "sent" and says so
+    assert stages == {"email": [1, 1], "telegram": [1, 1], "wa-business": [3, 1, 1, 0]}
+    assert funnel["data"][2]["y"] == ["queued", "sent", "delivered", "read"]
+    titles = [a["text"] for a in funnel["layout"]["annotations"]]
+    assert titles == ["email · no delivery data", "telegram · no delivery data", "wa-business"]
+    # each of the five messages once, under the furthest status it reached
     per_status = {t["name"]: sum(t["y"]) for t in over_time["data"]}
-    assert per_status == {"sent": 3, "delivered": 2, "read": 1, "failed": 1}
+    assert per_status == {"read": 1, "delivered": 1, "sent": 1, "held": 1, "failed": 1}
     assert failures["data"][0]["y"] == ["not reachable · 131026"]
     assert failures["data"][0]["x"] == [1]
     minutes = {t["name"]: t["y"] for t in times["data"]}

@@ -87,6 +87,10 @@ def test_overview_counts(app, clock, tmp_path):
     assert o.open_windows_total == 1
     rates = {r.channel: (r.handed_over, r.delivered, r.read, r.failed) for r in o.rates}
     assert rates == {"tg": (2, 2, 1, 1), "wa": (2, 1, 1, 0)}
+    # Telegram cannot report delivery: no rate rather than a made-up one
+    by_name = {r.channel: r for r in o.rates}
+    assert by_name["tg"].delivery_rate is None and by_name["tg"].read_rate is None
+    assert (by_name["wa"].delivery_rate, by_name["wa"].read_rate) == (0.5, 0.5)
 
 
 def test_funnel_failures_and_times(app, clock, tmp_path):
@@ -99,7 +103,10 @@ def test_funnel_failures_and_times(app, clock, tmp_path):
         "delivered": 2,
         "read": 1,
         "failed": 1,
+        "reports_delivery": False,  # Telegram sends no receipts to bots: no 0 % shown
+        "reports_read": False,
     }
+    assert (funnel["wa"]["reports_delivery"], funnel["wa"]["reports_read"]) == (True, True)
     assert dashboards.failure_reasons(app) == [
         {
             "error_class": "not_reachable",

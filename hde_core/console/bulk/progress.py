@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from hde_core.console import tr
+from hde_core.console import charts, tr
 from hde_core.console.bulk import Wizard, downloads, reset
 from hde_core.console.controls import Controls, campaign_controls
+from hde_core.console.live import live_view, refreshing_note
 from hde_core.console.nav import existing_pages
 from hde_core.console.notices import show
 from hde_core.domain.campaigns import ShownStatus
@@ -15,6 +16,7 @@ from hde_core.domain.roles import Permission
 from hde_core.domain.statuses import MessageStatus
 from hde_core.errors import HdeError
 from hde_core.services import bulk, bulk_runs
+from hde_core.services.live import Activity, View
 
 CAMPAIGNS_PAGE = "pages/3_campaigns.py"
 CONTROLS = Controls(
@@ -29,20 +31,30 @@ CONTROLS = Controls(
 def section(w: Wizard, key: str) -> None:
     st.subheader(tr("bulk.step.progress"))
     try:
-        live = not bulk_runs.progress(w.app, key).finished
+        first = bulk_runs.progress(w.app, key)
     except HdeError as exc:
         st.warning(exc.message(w.lang))
         return
+    shown = [first]
 
-    @st.fragment(run_every=1.0 if live else None)
-    def panel() -> None:
-        state = bulk_runs.progress(w.app, key)
+    def panel() -> Activity:
+        # the page's own reading first, then a fresh one on every refresh
+        state = shown.pop() if shown else bulk_runs.progress(w.app, key)
         draw(w, state)
-        if live and state.finished:
-            st.rerun()  # the whole page: stop refreshing, offer the results
+        refreshing_note(View.PROGRESS, state.activity)
+        return state.activity
 
-    panel()
+    live_view(View.PROGRESS, first.activity, panel)
     st.button(tr("bulk.new_list"), key="bulk_new", on_click=reset, icon=":material/restart_alt:")
+
+
+def outcome_line(state: bulk_runs.Progress) -> str:
+    """What was sent of all, then every other outcome that is not zero ("Отправлено 54 из
+    4580 · отменено: 4526")."""
+    out = state.outcomes
+    parts = [tr("live.progress.sent", sent=out.pop("sent"), total=state.total)]
+    parts += [tr(f"live.progress.{name}", count=n) for name, n in out.items() if n]
+    return " · ".join(parts)
 
 
 def draw(w: Wizard, state: bulk_runs.Progress) -> None:
@@ -67,10 +79,9 @@ def draw(w: Wizard, state: bulk_runs.Progress) -> None:
             )
     if state.campaign_id is None:
         return
-    st.progress(
-        state.fraction,
-        text=tr("bulk.progress.messages", settled=state.settled, total=state.total),
-    )
+    st.progress(state.fraction, text=outcome_line(state))
+    if state.total:
+        charts.status_split([("", state.counts)], key="bulk_outcomes")
     statuses = [s.value for s in MessageStatus]
     for row in (statuses[:5], statuses[5:]):
         for column, name in zip(st.columns(len(row)), row, strict=True):
