@@ -88,9 +88,7 @@ def test_send(
         hint = (
             "previews.test.hint_email" if kind == ChannelKind.EMAIL else "previews.test.hint_other"
         )
-        to = st.text_input(
-            tr("previews.test.to"), key=f"{prefix}_to", help=tr(hint), placeholder=tr(hint)
-        )
+        to = st.text_input(tr("previews.test.to"), key=f"{prefix}_to", placeholder=tr(hint))
         if st.button(tr("previews.test.send"), key=f"{prefix}_send", disabled=not to.strip()):
             _send(prefix, user, make, to.strip())
 
