@@ -73,6 +73,26 @@ def duplicates(dedupe_key: pa.Array) -> np.ndarray:
     return dup
 
 
+def first_rows(dedupe_key: pa.Array) -> np.ndarray:
+    """Per row, the 0-based index of the first row with the same key (itself when it is the
+    first; -1 for a row with no key): what a duplicate row names as the row it repeats."""
+    n = len(dedupe_key)
+    out = np.full(n, -1, dtype=np.int64)
+    if n == 0:
+        return out
+    encoded = pc.dictionary_encode(dedupe_key)
+    codes = np.asarray(
+        pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False), dtype=np.int64
+    )
+    present = np.flatnonzero(codes >= 0)
+    if len(present):
+        values, first = np.unique(codes[present], return_index=True)
+        first_of = np.zeros(len(encoded.dictionary), dtype=np.int64)
+        first_of[values] = present[first]
+        out[present] = first_of[codes[present]]
+    return out
+
+
 def first_missing_field(empty: Sequence[np.ndarray], n: int) -> np.ndarray:
     """Index of the first required field that is empty in each row (-1: none)."""
     out = np.full(n, -1, dtype=np.int32)

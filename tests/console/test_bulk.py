@@ -180,7 +180,7 @@ def test_report_table_filters_and_pages(deployment):
     rows = table(at, "Строка")
     assert list(rows["Строка"]) == ["121", "122"]
     assert list(rows["Причина"]) == [
-        "Этот получатель уже есть выше в списке.",
+        "Повтор строки 7: этот получатель уже есть выше в списке.",
         "Неверный адрес почты.",
     ]
     assert at.number_input(key="bulk_page").value == 1

@@ -152,7 +152,11 @@ def test_report_rows_say_what_happens_in_plain_words(lead_app):
     assert records[1]["Получатель"] == "+79161234567"
     assert records[1]["Канал"] == "whatsapp-business"
     assert records[1]["Действие"].startswith("Сначала шаблон по умолчанию")
-    assert records[4]["Причина"] == "Этот получатель уже есть выше в списке."
+    # a duplicate names the row it repeats (issue 16.9): olga in row 4, anna in row 1
+    assert records[4]["Причина"] == "Повтор строки 4: этот получатель уже есть выше в списке."
+    assert records[9]["Причина"] == "Повтор строки 1: этот получатель уже есть выше в списке."
+    en = bulk.rows_page(found, "all", 1, 50, lang="en").records()
+    assert en[4]["Reason"] == "Repeats row 4: the same recipient appears earlier in the list."
     assert records[3]["Причина"] == "Не заполнено обязательное поле: Город."
 
 

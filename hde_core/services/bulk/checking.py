@@ -31,6 +31,7 @@ from hde_core.services.lists import (
     report_header,
     write_report,
 )
+from hde_core.services.lists.validation import reason_text
 from hde_core.services.pricing import Estimate, estimate_templates
 
 PAGE_SIZE = 50
@@ -276,6 +277,7 @@ def rows_page(
     columns = [header[i] for i in order]
     values = result.loaded.table.take(pa.array(chosen, type=pa.int64())).to_pylist()
     actions = {a: t(f"action.{a.value}", lang) for a in Action}
+    duplicate_of = result.duplicate_of()
     rows: list[list[str]] = []
     for i, row in zip(chosen.tolist(), values, strict=True):
         c = int(result.chosen[i])
@@ -286,10 +288,11 @@ def rows_page(
         rows.append(
             [
                 str(i + 1),
-                t(
-                    f"reason.{reason.value}",
+                reason_text(
+                    reason,
                     lang,
-                    field=result.required_fields[f] if f >= 0 else "",
+                    result.required_fields[f] if f >= 0 else None,
+                    int(duplicate_of[i]) or None,
                 ),
                 actions[ACTIONS[a]] if a >= 0 else "",
                 recipient or "",

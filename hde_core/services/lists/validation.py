@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from datetime import datetime
 from typing import Any
 
@@ -30,6 +31,7 @@ from hde_core.lists.engine import (
     ChannelVerdicts,
     choose_channel,
     first_missing_field,
+    first_rows,
     verdicts_on_channel,
 )
 from hde_core.lists.identities import IdentityIndex
@@ -73,13 +75,24 @@ class RowVerdict:
     action: Action | None
     field: str | None
     channel: str | None = None
+    #: A ``duplicate`` row: the 1-based number of the row it repeats.
+    duplicate_of: int | None = None
 
     @property
     def eligible(self) -> bool:
         return self.reason == Reason.ELIGIBLE
 
     def message(self, lang: str | None = None) -> str:
-        return t(f"reason.{self.reason.value}", lang, field=self.field or "")
+        return reason_text(self.reason, lang, self.field, self.duplicate_of)
+
+
+def reason_text(
+    reason: Reason, lang: str | None, field: str | None = None, duplicate_of: int | None = None
+) -> str:
+    """A row's verdict in plain words; a duplicate names the row it repeats."""
+    if reason == Reason.DUPLICATE and duplicate_of:
+        return t("lists.duplicate.of", lang, row=duplicate_of)
+    return t(f"reason.{reason.value}", lang, field=field or "")
 
 
 @dataclass
@@ -98,6 +111,7 @@ class ValidationResult:
     field_codes: np.ndarray  # index into required_fields, -1 none
     recipients: list[ChannelRecipients]
     identity_ids: list[np.ndarray]
+    _duplicate_of: np.ndarray | None = dataclass_field(default=None, repr=False)
 
     def __len__(self) -> int:
         return len(self.reason_codes)
@@ -126,8 +140,21 @@ class ValidationResult:
             },
         }
 
+    def duplicate_of(self) -> np.ndarray:
+        """Per row, the 1-based row a ``duplicate`` row repeats on its channel (0: not one)."""
+        if self._duplicate_of is None:
+            out = np.zeros(self.rows, dtype=np.int64)
+            is_dup = self.reason_codes == REASONS.index(Reason.DUPLICATE)
+            for c, found in enumerate(self.recipients):
+                rows = np.flatnonzero(is_dup & (self.chosen == c))
+                if len(rows):
+                    out[rows] = first_rows(found.dedupe_key)[rows] + 1
+            self._duplicate_of = out
+        return self._duplicate_of
+
     def iter_rows(self) -> Iterator[RowVerdict]:
         recipients = [r.values.to_pylist() for r in self.recipients]
+        duplicate_of = self.duplicate_of()
         for i, values in enumerate(self.loaded.iter_rows()):
             c = int(self.chosen[i])
             channel = self.channels[c]
@@ -144,6 +171,7 @@ class ValidationResult:
                 action=ACTIONS[action] if action >= 0 else None,
                 field=self.required_fields[field_index] if field_index >= 0 else None,
                 channel=channel.name,
+                duplicate_of=int(duplicate_of[i]) or None,
             )
 
 
