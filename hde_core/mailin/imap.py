@@ -48,6 +48,7 @@ class Mailbox:
     department_id: int
     department: str
     url: str
+    address: str = ""  # the department's mailbox: where everything in this folder was sent
 
     @property
     def target(self) -> ImapTarget:
@@ -58,16 +59,16 @@ def imap_mailboxes(app: App) -> list[Mailbox]:
     """Every department mailbox with an IMAP URL the current key can read."""
     with app.db.reader() as session:
         rows = session.execute(
-            select(Department.id, Department.name, Department.imap_url_enc)
+            select(Department.id, Department.name, Department.imap_url_enc, Department.mailbox)
             .where(Department.imap_url_enc.is_not(None))
             .order_by(Department.id)
         ).all()
     found = []
-    for dept_id, name, token in rows:
+    for dept_id, name, token, address in rows:
         if not token or not app.secrets.readable(token):
             log.warning("department %s: IMAP URL unreadable with this HDE_SECRET_KEY", name)
             continue
-        found.append(Mailbox(dept_id, name, app.secrets.decrypt(token)))
+        found.append(Mailbox(dept_id, name, app.secrets.decrypt(token), address))
     return found
 
 
@@ -139,7 +140,12 @@ def poll_mailbox(app: App, mailbox: Mailbox, client: IMAPClient) -> Counter[str]
                 )
                 _save_cursor(app, mailbox.department_id, folder, uidvalidity, uid)
                 continue
-            received = receive_email(app, raw, source=f"imap:{mailbox.department}")
+            received = receive_email(
+                app,
+                raw,
+                envelope_to=[mailbox.address] if mailbox.address else (),
+                source=f"imap:{mailbox.department}",
+            )
             if received.kind == "no_channel":
                 return counts  # configuration, not the message: read it again later
             client.add_flags([uid], [b"\\Seen"] if received.ok else [b"\\Flagged"])

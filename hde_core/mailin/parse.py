@@ -219,13 +219,13 @@ def parse_email(raw: bytes, received_at: datetime, envelope_to: Iterable[str] = 
     ids = message_ids(msg.get("Message-ID"))
     message_id = ids[0] if ids else _fallback_id(raw)
     try:
-        recipients = tuple(
+        recipients = tuple(a.lower() for a in envelope_to) + tuple(
             a.lower()
             for _, a in getaddresses(
-                [str(msg.get(h, "")) for h in ("To", "Cc", "Delivered-To", "X-Original-To")]
+                [str(msg.get(h, "")) for h in ("Delivered-To", "X-Original-To", "To", "Cc")]
             )
             if a
-        ) + tuple(a.lower() for a in envelope_to)
+        )
         from_header = str(msg.get("From", "") or "")
     except (ValueError, TypeError, IndexError) as exc:
         raise Malformed(f"unreadable address headers ({type(exc).__name__})") from exc

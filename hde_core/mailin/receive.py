@@ -45,6 +45,14 @@ def _base_address(address: str) -> str:
     return f"{local.split('+', 1)[0]}@{domain}"
 
 
+def our_domains(app: App) -> set[str]:
+    """The domains of the department mailboxes (what ``hde mail-in`` accepts mail for)."""
+    with app.db.reader() as session:
+        return {
+            _base_address(m).rsplit("@", 1)[-1] for m in session.scalars(select(Department.mailbox))
+        }
+
+
 def _email_channels(session: Session) -> list[Channel]:
     return list(
         session.scalars(
@@ -74,13 +82,13 @@ def resolve_channel(session: Session, parsed: ParsedMail) -> int | None:
         )
         if channel_id is not None:
             return int(channel_id)
-    mailboxes = {_base_address(a) for a in parsed.recipients}
-    if mailboxes:
-        for department in session.scalars(select(Department)):
-            if _base_address(department.mailbox) in mailboxes:
-                for channel in channels:
-                    if channel.department_id == department.id:
-                        return channel.id
+    # the first recipient that is a department mailbox (the envelope's come first)
+    departments = {_base_address(d.mailbox): d.id for d in session.scalars(select(Department))}
+    channel_of = {c.department_id: c.id for c in reversed(channels)}
+    for address in parsed.recipients:
+        department_id = departments.get(_base_address(address))
+        if department_id in channel_of:
+            return channel_of[department_id]
     enabled = [c for c in channels if c.enabled]
     return (enabled or channels)[0].id
 

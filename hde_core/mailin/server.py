@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import time
 from typing import Any
 
 from aiosmtpd.controller import Controller
@@ -25,18 +26,45 @@ from aiosmtpd.lmtp import LMTP
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from hde_core.bootstrap import App
-from hde_core.mailin.receive import receive_email
+from hde_core.mailin.receive import our_domains, receive_email
 
 log = logging.getLogger("hde.mailin")
 
 #: Largest message taken (bytes); attachments are listed, so they must fit.
 DATA_SIZE_LIMIT = 25 * 1024 * 1024
+#: Seconds the department domains are remembered between look-ups.
+DOMAINS_TTL = 30.0
 
 
 class MailInHandler:
     def __init__(self, app: App, lmtp: bool = False) -> None:
         self.app = app
         self.lmtp = lmtp
+        self._domains: set[str] = set()
+        self._domains_at = -DOMAINS_TTL
+
+    async def handle_RCPT(  # noqa: N802 - aiosmtpd hook name
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        address: str,
+        rcpt_options: list[str],
+    ) -> str:
+        """Mail for our departments' domains only: not a sink for anyone's spam."""
+        now = time.monotonic()
+        if now - self._domains_at > DOMAINS_TTL:
+            try:
+                self._domains = await asyncio.to_thread(our_domains, self.app)
+                self._domains_at = now
+            except Exception:  # noqa: BLE001 - the database is away: the sender retries
+                log.exception("mail-in: could not read the department mailboxes")
+                return "451 4.3.0 Temporary failure, try again later"
+        domain = address.rsplit("@", 1)[-1].lower()
+        if self._domains and domain not in self._domains:
+            return "550 5.1.2 Not a domain of ours"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802 - aiosmtpd hook name
         data = envelope.original_content or envelope.content

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from hde_core.bootstrap import App
-from hde_core.db.models import InboundMessage, Message
+from hde_core.db.models import Channel, Department, InboundMessage, Message
 from hde_core.mailin.server import MailInServer
 from tests.mailin import mails
 from tests.mailin.conftest import SentEmail
@@ -116,3 +116,33 @@ def test_lmtp_answers_once_per_recipient(app: App, sent: SentEmail) -> None:
     assert len(inbound_rows(app)) == 1
     with app.db.reader() as s:
         assert s.scalar(select(func.count()).select_from(InboundMessage)) == 1
+
+
+def test_mail_for_a_domain_not_ours_is_refused_at_rcpt(app: App, sent: SentEmail) -> None:
+    with MailInServer(app) as server, smtplib.SMTP(server.host, server.port, timeout=10) as client:
+        with pytest.raises(smtplib.SMTPRecipientsRefused) as refused:
+            client.sendmail("spam@x.example", ["victim@elsewhere.example"], mails.reply())
+        assert refused.value.recipients["victim@elsewhere.example"][0] == 550
+    assert inbound_rows(app) == []
+
+
+def test_a_new_email_lands_on_the_channel_of_the_department_it_was_sent_to(
+    app: App, sent: SentEmail
+) -> None:
+    with app.db.transaction() as s:
+        it = s.scalars(select(Department).where(Department.name == "IT")).one()
+        first = s.scalars(select(Channel).where(Channel.name == "email")).one()
+        s.add(Channel(name="email-it", kind="email", provider="smtp", department_id=it.id))
+    with MailInServer(app) as server:
+        send(server, mails.reply(to="it@company.com", in_reply_to=None), rcpt="it@company.com")
+        send(server, mails.reply(in_reply_to=sent.provider_message_id), rcpt="it@company.com")
+    with app.db.reader() as s:
+        rows = s.execute(
+            select(InboundMessage.raw, Channel.name).join(
+                Channel, Channel.id == InboundMessage.channel_id
+            )
+        ).all()
+    by_kind = {"reply" if raw["reply_to"] else "new": name for raw, name in rows}
+    # the new one by the IT mailbox; the reply by the channel of the email it answers
+    assert by_kind == {"new": "email-it", "reply": "email"}
+    assert first.name == "email"
