@@ -17,6 +17,7 @@ from hde_core.console.forms import submission_key
 from hde_core.dispatch.immediate import initiate_ticket
 from hde_core.domain.channels import ChannelKind
 from hde_core.errors import HdeError, Refused
+from hde_core.services.preferences import last_test_address, remember_test_address
 from hde_core.services.previews import (
     PreviewMessage,
     RenderedPreview,
@@ -88,6 +89,8 @@ def test_send(
         hint = (
             "previews.test.hint_email" if kind == ChannelKind.EMAIL else "previews.test.hint_other"
         )
+        if f"{prefix}_to" not in S:  # the address of the user's last test, offered again
+            S[f"{prefix}_to"] = last_test_address(get_app(), user.login) or ""
         to = st.text_input(tr("previews.test.to"), key=f"{prefix}_to", placeholder=tr(hint))
         if st.button(tr("previews.test.send"), key=f"{prefix}_send", disabled=not to.strip()):
             _send(prefix, user, make, to.strip())
@@ -107,6 +110,7 @@ def _send(
     except HdeError as exc:
         st.error(exc.message(_lang()))
     else:
+        remember_test_address(get_app(), user.login, to)
         st.session_state[f"{prefix}_result"] = result
         st.rerun()
 

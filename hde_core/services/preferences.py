@@ -42,3 +42,32 @@ def set_preferred_lang(app: App, login: str, lang: str) -> None:
             return
         except IntegrityError:
             continue
+
+
+def _test_address_key(login: str) -> str:
+    return f"user:{login}:test_address"
+
+
+def last_test_address(app: App, login: str) -> str | None:
+    """Where ``login`` sent their last test send (issue 16.3), offered again next time."""
+    with app.db.reader() as session:
+        row = session.get(AppSetting, _test_address_key(login))
+        return row.value if row is not None and row.value else None
+
+
+def remember_test_address(app: App, login: str, address: str) -> None:
+    """Keep the address of ``login``'s test send (their own; the console calls this for
+    the signed-in user after a test went out)."""
+    for _ in range(2):  # two tabs writing it first at once: the second updates
+        try:
+            with app.db.transaction() as session:
+                row = session.get(AppSetting, _test_address_key(login))
+                if row is None:
+                    row = AppSetting(key=_test_address_key(login), value=address, updated_by=login)
+                    session.add(row)
+                row.value = address
+                row.updated_by = login
+                row.updated_at = app.clock.now()
+            return
+        except IntegrityError:
+            continue

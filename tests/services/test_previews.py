@@ -13,6 +13,7 @@ from hde_core.errors import Refused
 from hde_core.sandbox.smtp_sink import list_mail, wait_for_mail
 from hde_core.services import bulk, campaigns
 from hde_core.services.authz import NotAllowed
+from hde_core.services.preferences import last_test_address, remember_test_address
 from hde_core.services.previews import preview_row, preview_ticket, request_for_test_send
 from hde_core.services.tickets import TicketRequest
 from tests.lists.helpers import add_channel, add_identity
@@ -212,3 +213,11 @@ def test_a_viewer_cannot_preview_a_row(lead_app):
     d = _draft(lead_app)
     with pytest.raises(NotAllowed):
         preview_row(lead_app, d.request(), _loaded(lead_app, d), 1, _viewer(lead_app))
+
+
+def test_the_last_test_address_is_offered_again_to_its_user_only(email_app):
+    assert last_test_address(email_app, "alice") is None
+    remember_test_address(email_app, "alice", "alice@company.com")
+    remember_test_address(email_app, "alice", "alice.work@company.com")
+    assert last_test_address(email_app, "alice") == "alice.work@company.com"
+    assert last_test_address(email_app, "lead") is None

@@ -40,12 +40,10 @@ from hde_core.services.bulk.checking import (
 )
 from hde_core.services.bulk.message import (
     ChannelChoice,
-    MessagePreview,
     TemplateChoice,
     WaOptions,
     channel_choices,
     placeholder_for,
-    preview_message,
     wa_options,
 )
 from hde_core.services.bulk.uploads import (
@@ -75,7 +73,6 @@ __all__ = [
     "Draft",
     "KEEP_UPLOADS_SECONDS",
     "ListFacts",
-    "MessagePreview",
     "PAGE_SIZE",
     "PREVIEW_ROWS",
     "ReasonLine",
@@ -97,7 +94,6 @@ __all__ = [
     "make_draft",
     "money",
     "placeholder_for",
-    "preview_message",
     "preview_rows",
     "prune_uploads",
     "reason_lines",
