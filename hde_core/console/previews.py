@@ -42,6 +42,8 @@ def show(shown: RenderedPreview, prefix: str) -> None:
     if shown.skipped:
         st.info(tr(f"cli.ticket.skipped.{shown.skipped}"))
         return
+    if shown.doubled_greeting:
+        st.warning(tr("previews.doubled_greeting"))
     for i, message in enumerate(shown.messages):
         _message(message, f"{prefix}_{i}")
     if any("{{" in m.text or m.kind == "email" for m in shown.messages):

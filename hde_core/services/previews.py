@@ -14,6 +14,7 @@ Reads only; nothing here writes.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -51,6 +52,9 @@ from hde_core.services.tickets import (
     tag_problems,
 )
 
+#: The first word of a text (a greeting, when it greets).
+_FIRST_WORD = re.compile(r"\w+")
+
 
 @dataclass(frozen=True)
 class PreviewMessage:
@@ -87,6 +91,21 @@ class RenderedPreview:
     #: Bulk: the row shown (1-based, as in the check's table) and how many rows there are.
     row_number: int | None = None
     row_count: int | None = None
+    #: The ticket's own text (tags filled in), which the email's notification wrapper holds.
+    body: str = ""
+
+    @property
+    def doubled_greeting(self) -> bool:
+        """The wrapper greets the client and the text greets again ("Здравствуйте, Анна!"
+        twice): the first word of the text is already in the line before it."""
+        email = self.content
+        if email is None or email.kind != "email" or not self.body or self.body not in email.text:
+            return False
+        before = email.text[: email.text.index(self.body)].strip()
+        match = _FIRST_WORD.match(self.body)
+        if not before or match is None:
+            return False
+        return match.group(0).casefold() in before.casefold()
 
     @property
     def content(self) -> PreviewMessage | None:
@@ -151,6 +170,7 @@ def preview_ticket(app: App, req: TicketRequest, actor: str) -> RenderedPreview:
             skipped=composed.decision.skip_reason,
             reason=None if verdict.eligible else verdict.reason.value,
             reason_field=verdict.field,
+            body=composed.body,
         )
 
 
@@ -217,6 +237,7 @@ def preview_row(
         reason_field=verdict.field,
         row_number=verdict.row_number,
         row_count=loaded.row_count,
+        body=body,
     )
 
 

@@ -221,3 +221,17 @@ def test_the_last_test_address_is_offered_again_to_its_user_only(email_app):
     remember_test_address(email_app, "alice", "alice.work@company.com")
     assert last_test_address(email_app, "alice") == "alice.work@company.com"
     assert last_test_address(email_app, "lead") is None
+
+
+def test_a_greeting_in_the_text_under_the_wrappers_greeting_is_pointed_out(email_app):
+    # the wrapper says "Hello Анна! {{ ticket.body }} …"
+    doubled = preview_ticket(email_app, request(body="Hello, Анна! Заказ готов."), "alice")
+    assert doubled.doubled_greeting
+    single = preview_ticket(email_app, request(body="Заказ готов. Hello desk!"), "alice")
+    assert not single.doubled_greeting
+
+
+def test_a_greeting_only_in_the_text_is_no_double(lead_app):
+    # the bulk deployment's wrapper is the ticket's text alone: its greeting is the only one
+    d = _draft(lead_app)
+    assert not preview_row(lead_app, d.request(), _loaded(lead_app, d), 1, "lead").doubled_greeting
