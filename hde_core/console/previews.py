@@ -63,6 +63,9 @@ def _message(message: PreviewMessage, key: str) -> None:
         return
     if message.kind == "template":
         st.markdown(tr("previews.template", template=message.template or ""))
+        if message.unfilled:
+            names = ", ".join("{{" + name + "}}" for name in message.unfilled)
+            st.warning(tr("previews.unfilled", params=names))
     elif message.held:
         st.markdown(tr("previews.held"))
     with st.container(key=f"{key}_text"):

@@ -72,6 +72,8 @@ class PreviewMessage:
     params: dict[str, str] = field(default_factory=dict)
     #: Waits for the client's reply before it goes (R12).
     held: bool = False
+    #: template: parameters with no value (the provider would refuse the template).
+    unfilled: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -377,6 +379,7 @@ def _shown(
                     text=render_template_preview(row, params),
                     template=f"{name}:{language}",
                     params=params,
+                    unfilled=tuple(p for p in row.param_names or () if not params.get(p)),
                 )
             )
         else:

@@ -235,3 +235,11 @@ def test_a_greeting_only_in_the_text_is_no_double(lead_app):
     # the bulk deployment's wrapper is the ticket's text alone: its greeting is the only one
     d = _draft(lead_app)
     assert not preview_row(lead_app, d.request(), _loaded(lead_app, d), 1, "lead").doubled_greeting
+
+
+def test_a_default_template_parameter_without_a_value_is_pointed_out(lead_app):
+    # the channel's default template, and no mapping of its parameter in the channel
+    d = _draft(lead_app)
+    shown = preview_row(lead_app, d.request(), _loaded(lead_app, d), 2, "lead")
+    assert shown.template is not None and shown.template.unfilled == ("1",)
+    assert shown.template.text.startswith("Здравствуйте, {{1}}!")
