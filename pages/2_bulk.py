@@ -27,7 +27,7 @@ def wizard() -> None:
         return
     upload, facts = listed
     source.preview(w, upload, facts)
-    mapping = source.columns(facts)
+    mapping = source.columns(w, facts)
     channels = message.channels(w)
     if channels is None:
         return
@@ -38,7 +38,7 @@ def wizard() -> None:
         return
     ready, found = checked
     check.report(w, found, upload)
-    check.cost(found)
+    check.cost(w, found)
     check.confirm(w, found, ready)
 
 

@@ -336,3 +336,25 @@ def test_a_launch_consumes_the_draft_and_a_new_session_shows_its_progress(deploy
     assert not again.exception, again.exception
     assert not again.multiselect  # the launched values are gone: a new list starts here
     assert again.session_state["bulk_launched"] == key  # and the run is shown
+
+
+def test_a_missing_contact_column_is_said_at_the_mapping_step(deployment):
+    """Issue 16.9: "no email column" used to appear only after the channel and the message
+    were filled in; now the mapping step says it as soon as it is true."""
+    at = upload(run_page(PAGE, role="team_lead"), "Город;Комментарий\nМосква;VIP\n".encode())
+    assert not at.exception, at.exception
+    assert any(
+        "Ни одна колонка не выбрана как «почта» или «телефон»" in w for w in texts(at.warning)
+    )
+
+    at = upload(run_page(PAGE, role="team_lead"), "Телефон;Имя\n+79161234567;Анна\n".encode())
+    assert not texts(at.warning)  # a phone column: someone can be reached
+    at.multiselect(key="bulk_channels").select("email").run()
+    assert not at.exception, at.exception
+    assert at.text_input(key="bulk_subject").value == ""  # no message written yet
+    assert any(
+        "Канал email пишет клиентам по колонке «почта», а она не выбрана" in w
+        for w in texts(at.warning)
+    )
+    at.selectbox(key="bulk_map_email").select("Имя").run()  # any column will do for the check
+    assert not any("Канал email" in w for w in texts(at.warning))

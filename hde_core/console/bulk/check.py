@@ -154,12 +154,12 @@ def report(w: Wizard, found: bulk.Check, upload: bulk.Upload) -> None:
     )
 
 
-def cost(found: bulk.Check) -> None:
+def cost(w: Wizard, found: bulk.Check) -> None:
     """8. What the WhatsApp templates will cost, by category and country."""
     st.subheader(tr("bulk.step.cost"))
     estimate = found.estimate
     if not found.template_messages:
-        st.success(tr("bulk.cost.none"))
+        st.success(bulk.cost_note(found, w.lang))
         return
     totals = ", ".join(f"{bulk.money(v)} {c}" for c, v in sorted(estimate.totals.items())) or "—"
     cols = st.columns(2)

@@ -86,7 +86,7 @@ def preview(w: Wizard, upload: bulk.Upload, facts: bulk.ListFacts) -> None:
         st.caption(tr("bulk.preview.first", shown=bulk.PREVIEW_ROWS, rows=facts.rows))
 
 
-def columns(facts: bulk.ListFacts) -> dict[str, str]:
+def columns(w: Wizard, facts: bulk.ListFacts) -> dict[str, str]:
     """3. Which column holds the email, phone, … (as guessed or remembered; changeable)."""
     S = st.session_state
     st.subheader(tr("bulk.step.mapping"))
@@ -104,4 +104,11 @@ def columns(facts: bulk.ListFacts) -> dict[str, str]:
     others = [h for h in facts.headers if h not in mapping.values()]
     if others:
         st.caption(tr("bulk.mapping.others", columns=", ".join(others)))
+    # no column to reach anyone by: said here, not after the message is written
+    for gap in bulk.mapping_gaps(w.app, mapping, S.get("bulk_channels") or []):
+        roles = tr("bulk.gap.or").join(f"«{tr(f'lists.role.{r}')}»" for r in gap.roles)
+        if gap.channel:
+            st.warning(tr("bulk.gap.channel", channel=gap.channel, roles=roles))
+        else:
+            st.warning(tr("bulk.gap.none", roles=roles))
     return mapping

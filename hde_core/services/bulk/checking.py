@@ -15,6 +15,7 @@ import numpy as np
 import pyarrow as pa
 
 from hde_core.bootstrap import App
+from hde_core.domain.channels import ChannelKind
 from hde_core.domain.reasons import Action, Reason
 from hde_core.i18n import t
 from hde_core.lists.engine import ACTIONS, REASONS
@@ -310,6 +311,19 @@ def validation_report(app: App, draft: Draft, fmt: str, lang: str | None = None)
     path = Path(draft.upload.path).parent / f"report-{draft.fingerprint}-{lang or 'ru'}.{fmt}"
     write_report(found.result, path, lang)
     return path
+
+
+def cost_note(found: Check, lang: str | None = None) -> str:
+    """Why a run sends no paid template, in words that match what was picked: no WhatsApp
+    Business in the run, or it is there and nobody needs a template on it."""
+    wa = [c for c in found.result.channels if c.kind == ChannelKind.WA_BUSINESS]
+    if not wa:
+        return t("bulk.cost_note.no_wa", lang)
+    names = ", ".join(c.name for c in wa)
+    reached = sum(found.per_channel.get(c.name, 0) for c in wa)
+    if not reached:
+        return t("bulk.cost_note.wa_unused", lang, channel=names)
+    return t("bulk.cost_note.windows_open", lang, channel=names, count=reached)
 
 
 def money(value: Decimal) -> str:

@@ -7,11 +7,15 @@ import re
 import shutil
 import time
 import uuid
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy import select
+
 from hde_core.bootstrap import App
+from hde_core.db.models import Channel
+from hde_core.domain.channels import ChannelKind
 from hde_core.errors import InputError
 from hde_core.lists.columns import ROLES
 from hde_core.services.bulk.cache import _Recent
@@ -20,6 +24,7 @@ from hde_core.services.lists import (
     load_list,
     save_mapping,
 )
+from hde_core.services.lists.validation import reaching_roles
 
 UPLOADS_DIR = "uploads"
 #: Uploaded lists (and their reports) older than this go when a new list is uploaded.
@@ -151,6 +156,42 @@ def preview_rows(
     """The first rows, as read (every cell text)."""
     loaded = loaded_list(app, upload, mapping)
     return [{k: str(v) for k, v in row.items()} for row in loaded.table.slice(0, limit).to_pylist()]
+
+
+#: Roles a list can reach its clients by (the name alone reaches nobody).
+CONTACT_ROLES = ("email", "phone", "telegram", "viber")
+
+
+@dataclass(frozen=True)
+class MappingGap:
+    """A picked channel that no mapped column can reach anyone by."""
+
+    channel: str
+    roles: tuple[str, ...]  # a column for any of these would do
+
+
+def mapping_gaps(
+    app: App, mapping: Mapping[str, str | None], channels: Sequence[str] = ()
+) -> list[MappingGap]:
+    """Said at the mapping step (issue 16.9), not after the message is written: the picked
+    channels that no mapped column reaches; with no channel picked yet, a gap (channel
+    ``""``) when no column is mapped to any contact role at all."""
+    mapped = {role for role, column in mapping.items() if column}
+    if not channels:
+        if mapped & set(CONTACT_ROLES):
+            return []
+        return [MappingGap("", CONTACT_ROLES)]
+    with app.db.reader() as session:
+        rows = session.execute(select(Channel.name, Channel.kind).where(Channel.name.in_(channels)))
+        kinds: dict[str, str] = {name: kind for name, kind in rows}
+    gaps = []
+    for name in channels:
+        if name not in kinds:
+            continue
+        roles = reaching_roles(ChannelKind(kinds[name]))
+        if not mapped & set(roles):
+            gaps.append(MappingGap(name, roles))
+    return gaps
 
 
 def remember_mapping(

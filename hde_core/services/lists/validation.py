@@ -189,6 +189,17 @@ def parse_channels(channels: str | Sequence[str]) -> list[str]:
     return out
 
 
+def reaching_roles(kind: ChannelKind) -> tuple[str, ...]:
+    """The list columns (by role) a channel of ``kind`` can reach a row by: email by the
+    address, WhatsApp and Viber-by-phone kinds by the phone, Telegram and Viber by their own
+    id or else the phone (see :func:`recipient_column`)."""
+    if kind == ChannelKind.EMAIL:
+        return ("email",)
+    if kind in PHONE_KINDS:
+        return ("phone",)
+    return ("telegram" if kind == ChannelKind.TELEGRAM else "viber", "phone")
+
+
 def recipient_column(loaded: LoadedList, kind: ChannelKind) -> pa.Array | None:
     """The values a channel of ``kind`` reaches rows by (None: the list has no such column)."""
     mapping = loaded.mapping
