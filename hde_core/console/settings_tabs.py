@@ -52,6 +52,8 @@ def departments(app: App, user: ConsoleUser, lang: str) -> None:
                     tr("channels_page.col.mailbox"): d.mailbox,
                     tr("channels_page.col.smtp"): d.smtp_url
                     or (tr("channels_page.old_key") if d.smtp_url_old_key else "—"),
+                    tr("mailin.col_imap"): d.imap_url
+                    or (tr("channels_page.old_key") if d.imap_url_old_key else "—"),
                     tr("channels_page.col.channels"): ", ".join(d.channels),
                 }
                 for d in depts
@@ -89,6 +91,15 @@ def departments(app: App, user: ConsoleUser, lang: str) -> None:
             or "smtp://user:password@smtp.company.com:587",
             help=tr("channels_page.help.smtp"),
         )
+        st.text_input(
+            tr("mailin.col_imap"),
+            type="password",
+            key=f"dp_imap_{dsuffix}",
+            placeholder=(dept.imap_url if dept else "")
+            or (tr("channels_page.old_key") if dept and dept.imap_url_old_key else "")
+            or "imaps://user:password@imap.company.com:993/INBOX",
+            help=tr("mailin.help_imap"),
+        )
 
         def _save_department(dsuffix: str = dsuffix) -> None:
             state = st.session_state
@@ -96,21 +107,39 @@ def departments(app: App, user: ConsoleUser, lang: str) -> None:
                 "name": state.get("dp_name_new", "") if dsuffix == "new" else dsuffix,
                 "mailbox": state.get(f"dp_mailbox_{dsuffix}", ""),
                 "smtp_url": state.get(f"dp_smtp_{dsuffix}", ""),
+                "imap_url": state.get(f"dp_imap_{dsuffix}", ""),
             }
             state[f"dp_smtp_{dsuffix}"] = ""
+            state[f"dp_imap_{dsuffix}"] = ""
             try:
                 saved = save_department(app, form, user.login)
             except HdeError as exc:
                 flash_error("dp", exc, lang)
                 return
             head = tr("channels_page.department_saved", name=saved.name)
+            imap = ""
+            if saved.imap_ok is not None:
+                imap = tr(
+                    "mailin.imap_ok" if saved.imap_ok else "mailin.imap_failed",
+                    detail=saved.imap_detail,
+                )
             if saved.smtp_ok is None:
-                flash("dp", "success", head)
+                flash("dp", "success" if saved.imap_ok is not False else "warning", head, imap)
             elif saved.smtp_ok:
-                flash("dp", "success", head, tr("channels_page.smtp_ok", detail=saved.smtp_detail))
+                flash(
+                    "dp",
+                    "success" if saved.imap_ok is not False else "warning",
+                    head,
+                    tr("channels_page.smtp_ok", detail=saved.smtp_detail),
+                    imap,
+                )
             else:
                 flash(
-                    "dp", "warning", head, tr("channels_page.smtp_failed", detail=saved.smtp_detail)
+                    "dp",
+                    "warning",
+                    head,
+                    tr("channels_page.smtp_failed", detail=saved.smtp_detail),
+                    imap,
                 )
             if dsuffix == "new":
                 state["dp_pick"] = saved.name

@@ -170,3 +170,48 @@ def test_the_watcher_idles_and_picks_up_new_mail_without_waiting_for_its_interva
         assert len(inbound(mailbox_app)) == 1
     finally:
         watcher.stop()
+
+
+def test_an_admin_sets_the_mailbox_in_the_settings_and_a_wrong_password_shows_at_once(
+    app: App, sent: SentEmail, dovecot: Dovecot
+) -> None:
+    from hde_core.errors import PermissionDenied
+    from hde_core.services.settings import SettingsInvalid, list_departments, save_department
+
+    wrong = dovecot.url().replace(dovecot.password, "wrong-pass")
+    saved = save_department(
+        app, {"name": "First line", "mailbox": "support@company.com", "imap_url": wrong}, "admin"
+    )
+    assert saved.changes == ["imap_url"] and saved.imap_ok is False
+    assert "wrong-pass" not in saved.imap_detail
+    saved = save_department(
+        app,
+        {"name": "First line", "mailbox": "support@company.com", "imap_url": dovecot.url()},
+        "admin",
+    )
+    assert saved.imap_ok is True, saved.imap_detail
+    view = next(d for d in list_departments(app) if d.name == "First line")
+    assert view.imap_url == f"imap://desk:••••@127.0.0.1:{dovecot.port}/INBOX"
+    assert dovecot.password not in repr(view)
+    (mailbox,) = imap_mailboxes(app)
+    assert mailbox.url == dovecot.url() and mailbox.address == "support@company.com"
+    # left empty, the saved URL stays
+    saved = save_department(
+        app, {"name": "First line", "mailbox": "support@company.com", "imap_url": ""}, "admin"
+    )
+    assert saved.changes == [] and imap_mailboxes(app) == [mailbox]
+    with pytest.raises(SettingsInvalid) as caught:
+        save_department(
+            app, {"name": "IT", "mailbox": "it@company.com", "imap_url": "ftp://x/"}, "admin"
+        )
+    assert [p.name for p in caught.value.problems] == ["imap_url"]
+    assert caught.value.lines("en") == [
+        "IMAP mailbox: write imap://user:password@host:143/INBOX, "
+        "imap://user:password@host/INBOX?starttls=required or imaps://user:password@host:993/INBOX."
+    ]
+    with pytest.raises(PermissionDenied):
+        save_department(
+            app,
+            {"name": "IT", "mailbox": "it@company.com", "imap_url": dovecot.url()},
+            "lead",  # a team lead: settings of departments are the admin's
+        )

@@ -53,6 +53,7 @@ _KNOWN_FIELD_KEYS = {
     "max_attempts",
     "mailbox",
     "smtp_url",
+    "imap_url",
     "key",
     "label",
     "subject",
