@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hde_core.bootstrap import App
@@ -26,6 +27,9 @@ from hde_core.mailin.parse import Malformed, ParsedMail, parse_email
 from hde_core.services.webhooks import record_events
 
 log = logging.getLogger("hde.mailin")
+
+#: How often recording is tried again after losing a race to another receiver.
+RACE_RETRIES = 2
 
 
 @dataclass(frozen=True)
@@ -108,6 +112,15 @@ def receive_email(
     if channel_id is None:
         log.warning("inbound email %s (%s) refused: no email channel", parsed.message_id, source)
         return Received(False, "no_channel", parsed.message_id, "no email channel")
-    counts = record_events(app, channel_id, parsed.events) if parsed.events else Counter()
+    counts: Counter[str] = Counter()
+    for attempt in range(RACE_RETRIES + 1):
+        try:
+            counts = record_events(app, channel_id, parsed.events) if parsed.events else Counter()
+            break
+        except IntegrityError:
+            # another receiver stored the same new client a moment ago: now it exists
+            if attempt == RACE_RETRIES:
+                raise
+            log.info("inbound email %s: raced another receiver, recording again", parsed.message_id)
     log.info("inbound email %s (%s, %s): %s", parsed.message_id, source, parsed.kind, dict(counts))
     return Received(True, parsed.kind, parsed.message_id, counts=counts)

@@ -215,3 +215,46 @@ def test_an_admin_sets_the_mailbox_in_the_settings_and_a_wrong_password_shows_at
             {"name": "IT", "mailbox": "it@company.com", "imap_url": dovecot.url()},
             "lead",  # a team lead: settings of departments are the admin's
         )
+
+
+def test_two_mail_in_processes_on_one_mailbox_store_each_email_once(
+    mailbox_app: App, sent: SentEmail, dovecot: Dovecot
+) -> None:
+    """Two `hde mail-in` running at once (two machines, a restart overlapping): every
+    email stored once, none lost, the cursor at the end."""
+    import threading
+
+    count = 12
+    deliver(
+        dovecot,
+        *(
+            mails.reply(
+                sender=f"Client {i} <client{i}@client.example>",
+                in_reply_to=sent.provider_message_id,
+                text=f"Ответ номер {i}",
+            )
+            for i in range(count)
+        ),
+    )
+    errors: list[BaseException] = []
+    done: list[bool] = []
+
+    def run() -> None:
+        try:
+            poll(mailbox_app)
+            done.append(True)
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == [] and done == [True, True]
+    assert sorted(r.text for r in inbound(mailbox_app)) == sorted(
+        f"Ответ номер {i}" for i in range(count)
+    )
+    assert all(b"\\Seen" in f for f in flags(dovecot).values())
+    with mailbox_app.db.reader() as s:
+        assert s.scalars(select(MailCursor.last_uid)).one() == count
