@@ -149,9 +149,11 @@ def over_time_figure(
     return _layout(fig, lang, 340)
 
 
-def status_split_figure(groups: Sequence[tuple[str, Mapping[str, int]]], lang: str) -> go.Figure:
+def status_split_figure(
+    groups: Sequence[tuple[str, Mapping[str, int]]], lang: str, axis: bool = True
+) -> go.Figure:
     """One horizontal bar per group (a period, a campaign), split by status in the fixed
-    order and colours."""
+    order and colours (``axis=False``: a bare bar, as under a progress line)."""
     fig = go.Figure()
     labels = [label for label, _ in groups]
     present = {s for _, counts in groups for s, n in counts.items() if n}
@@ -168,10 +170,10 @@ def status_split_figure(groups: Sequence[tuple[str, Mapping[str, int]]], lang: s
     largest = max((sum(c.values()) for _, c in groups), default=0)
     fig.update_layout(
         barmode="stack",
-        xaxis=count_axis(largest),
-        yaxis={"autorange": "reversed", "automargin": True},
+        xaxis=count_axis(largest) | {"visible": axis},
+        yaxis={"autorange": "reversed", "automargin": True, "visible": axis},
     )
-    return _layout(fig, lang, 70 + 45 * max(1, len(groups)))
+    return _layout(fig, lang, (70 if axis else 50) + 45 * max(1, len(groups)))
 
 
 def failure_figure(rows: Sequence[Mapping[str, Any]], lang: str) -> go.Figure:
@@ -268,8 +270,10 @@ def delivery_times(rows: Sequence[Mapping[str, Any]], key: str) -> None:
         st.caption(tr("charts.no_delivery_data_for", channels=", ".join(silent)))
 
 
-def status_split(groups: Sequence[tuple[str, Mapping[str, int]]], key: str) -> None:
-    _show(status_split_figure(groups, current_lang()), key)
+def status_split(
+    groups: Sequence[tuple[str, Mapping[str, int]]], key: str, axis: bool = True
+) -> None:
+    _show(status_split_figure(groups, current_lang(), axis), key)
 
 
 def delivery_grid(

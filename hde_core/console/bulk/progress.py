@@ -81,7 +81,7 @@ def draw(w: Wizard, state: bulk_runs.Progress) -> None:
         return
     st.progress(state.fraction, text=outcome_line(state))
     if state.total:
-        charts.status_split([("", state.counts)], key="bulk_outcomes")
+        charts.status_split([("", state.counts)], key="bulk_outcomes", axis=False)
     statuses = [s.value for s in MessageStatus]
     for row in (statuses[:5], statuses[5:]):
         for column, name in zip(st.columns(len(row)), row, strict=True):
@@ -89,7 +89,7 @@ def draw(w: Wizard, state: bulk_runs.Progress) -> None:
     show(CONTROLS.slot)
     if state.stage == ShownStatus.CANCELLED:
         st.warning(tr("bulk.progress.cancelled", count=state.counts.get("cancelled", 0)))
-    elif state.finished and state.error is None:
+    elif state.stage == "complete":  # not while held messages still wait for replies
         st.success(
             tr(
                 "bulk.progress.finished",
