@@ -204,6 +204,32 @@ def _bounce(msg: EmailMessage, status_part: Message, at: datetime) -> list[ev.We
     ]
 
 
+_QUOTED_ID = re.compile(r"^\s*Message-ID:\s*(<[^<>\s]{1,198}>)", re.IGNORECASE | re.MULTILINE)
+_SMTP_REASON = re.compile(r"\b5\d\d[ -]\d\.\d{1,3}\.\d{1,3}\b[^\n]*|\b5\d\d [^\n]{3,}")
+
+
+def _text_bounce(text: str, at: datetime, bounce_id: str) -> list[ev.WebhookEvent]:
+    """A bounce in plain words (qmail's "failure notice", old Exim): our message's id from
+    the copy it quotes, the reason from the first 5xx answer it cites. Without both it is
+    left an auto-reply."""
+    ids = _QUOTED_ID.findall(text)
+    reason = _SMTP_REASON.search(text)
+    if not ids or reason is None:
+        return []
+    detail = " ".join(reason.group(0).split()).strip(" :;")
+    return [
+        ev.StatusUpdate(
+            provider_message_id=ids[0],
+            status=MessageStatus.FAILED,
+            at=at,
+            error_code=detail[:3],
+            error_text=detail,
+            error_class=ErrorClass.NOT_REACHABLE,
+            raw={"source": "email", "kind": "bounce", "bounce_message_id": bounce_id},
+        )
+    ]
+
+
 def _fallback_id(raw: bytes) -> str:
     """A stable id for a message that has no Message-ID (the same bytes, the same id)."""
     return f"<{hashlib.sha256(raw).hexdigest()[:40]}@no-message-id.hde>"
@@ -244,6 +270,10 @@ def parse_email(raw: bytes, received_at: datetime, envelope_to: Iterable[str] = 
     subject = " ".join(str(msg.get("Subject", "") or "").split()) or None
     if not original and not files and not subject:
         raise Malformed("no text, subject or attachment")
+    if _DAEMON.match(sender.value):
+        events = _text_bounce(original, received_at, message_id)
+        if events:
+            return ParsedMail(events, message_id, None, recipients, "bounce")
     auto = is_auto_reply(msg) or bool(_DAEMON.match(sender.value))
     reply_to = tuple(
         dict.fromkeys(

@@ -131,3 +131,41 @@ def test_malformed_email_is_refused_with_a_reason(raw: bytes) -> None:
     with pytest.raises(Malformed) as info:
         parse_email(raw, NOW)
     assert str(info.value)
+
+
+QMAIL_BOUNCE = (
+    "From: MAILER-DAEMON@mx.client.example\r\n"
+    "To: support@hde.example\r\n"
+    "Subject: failure notice\r\n"
+    "Message-ID: <qmail-1@mx.client.example>\r\n"
+    "\r\n"
+    "Hi. This is the qmail-send program at mx.client.example.\r\n"
+    "I'm afraid I wasn't able to deliver your message to the following addresses.\r\n"
+    "\r\n"
+    "<nobody@client.example>:\r\n"
+    "Remote host said: 550 5.1.1 <nobody@client.example>: User unknown\r\n"
+    "\r\n"
+    "--- Below this line is a copy of the message.\r\n"
+    "\r\n"
+    "From: HDE <support@hde.example>\r\n"
+    f"Message-ID: {mails.OUR_ID}\r\n"
+    "Subject: Ваша заявка\r\n"
+    "\r\n"
+    "Здравствуйте!\r\n"
+).encode()
+
+
+def test_a_plain_text_bounce_fails_the_message_it_quotes() -> None:
+    parsed = parse_email(QMAIL_BOUNCE, NOW)
+    assert parsed.kind == "bounce"
+    (event,) = parsed.events
+    assert isinstance(event, ev.StatusUpdate)
+    assert event.provider_message_id == mails.OUR_ID
+    assert event.error_text == "550 5.1.1 <nobody@client.example>: User unknown"
+
+
+def test_a_daemon_message_without_a_quoted_id_is_an_auto_reply() -> None:
+    raw = QMAIL_BOUNCE.replace(f"Message-ID: {mails.OUR_ID}".encode(), b"X-Nothing: 1")
+    parsed = parse_email(raw, NOW)
+    (event,) = parsed.events
+    assert isinstance(event, ev.InboundMessage) and event.auto_reply is True
