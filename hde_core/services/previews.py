@@ -29,6 +29,7 @@ from hde_core.domain.statuses import MessageStatus
 from hde_core.errors import NotFound, Refused, UsageError
 from hde_core.i18n import t
 from hde_core.services.authz import authorize
+from hde_core.services.bulk.cache import _Recent
 from hde_core.services.campaigns.contacts import row_name
 from hde_core.services.campaigns.drafts import drafts
 from hde_core.services.campaigns.plan import (
@@ -51,6 +52,10 @@ from hde_core.services.tickets import (
     find_department,
     tag_problems,
 )
+
+#: Row verdicts for a short while: a row's verdict reads every identity of its channels,
+#: and the wizard redraws the preview on every click; what is rendered is never kept.
+_VERDICTS: _Recent[tuple[object, ...], RowVerdict] = _Recent(size=64, ttl=15.0)
 
 #: The first word of a text (a greeting, when it greets).
 _FIRST_WORD = re.compile(r"\w+")
@@ -246,6 +251,20 @@ def preview_row(
 def _row_verdict(app: App, plan: Plan, loaded: LoadedList, number: int) -> RowVerdict:
     """The verdict of one row, by the launch's own validation run on that row alone (an
     earlier duplicate of it is not looked for: the preview shows its message all the same)."""
+    req = plan.request
+    key = (
+        app.db.url,
+        str(req.source) if not isinstance(req.source, bytes) else hash(req.source),
+        req.sheet,
+        tuple(sorted(loaded.mapping.items())),
+        tuple(p.channel.id for p in plan.channels.values()),
+        plan.required_fields,
+        req.body,
+        number,
+    )
+    known = _VERDICTS.get(key)
+    if known is not None:
+        return known
     index = number - 1
     unreadable = loaded.unreadable
     one = replace(
@@ -254,7 +273,7 @@ def _row_verdict(app: App, plan: Plan, loaded: LoadedList, number: int) -> RowVe
         unreadable=None if unreadable is None else unreadable[index : index + 1],
     )
     verdict = next(validate_plan(app, plan, one).iter_rows())
-    return replace(verdict, row_number=number)
+    return _VERDICTS.put(key, replace(verdict, row_number=number))
 
 
 def request_for_test_send(
