@@ -51,11 +51,11 @@ screenshots: $(VENV)/.installed-dev
 check: lint typecheck layers
 
 lint: $(VENV)/.installed-dev
-	$(BIN)/ruff check hde_core tests bench tools app.py pages
-	$(BIN)/ruff format --check hde_core tests bench tools app.py pages
+	$(BIN)/ruff check hde_core tests bench tools app.py console.py pages
+	$(BIN)/ruff format --check hde_core tests bench tools app.py console.py pages
 
 typecheck: $(VENV)/.installed-dev
-	$(BIN)/mypy hde_core pages app.py tools
+	$(BIN)/mypy hde_core pages app.py console.py tools
 
 ## make layers: the import layers (pyproject [tool.importlinter]) and the pages' imports
 layers: $(VENV)/.installed-dev

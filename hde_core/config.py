@@ -46,6 +46,10 @@ class Settings(BaseSettings):
     smtp_sink_port: int = 2525
     # `hde mail-in`: the inbound SMTP/LMTP endpoint the MX forwards replies to.
     mail_in_port: int = 2526
+    # A console session ends after this long without activity, and at the latest this long
+    # after signing in (hde_core.services.sessions).
+    session_idle_minutes: int = 120
+    session_max_hours: int = 12
 
     @model_validator(mode="after")
     def _public_url(self) -> Settings:
@@ -73,6 +77,13 @@ class Settings(BaseSettings):
     def _positive_limit(cls, v: int) -> int:
         if v <= 0:
             raise ValueError("HDE_UPLOAD_LIMIT_MB must be a positive number of megabytes")
+        return v
+
+    @field_validator("session_idle_minutes", "session_max_hours")
+    @classmethod
+    def _positive_session_limit(cls, v: int, info: ValidationInfo) -> int:
+        if v <= 0:
+            raise ValueError(f"HDE_{(info.field_name or '').upper()} must be a positive number")
         return v
 
     @field_validator("list_max_rows", "list_max_columns", "list_max_cells", "list_max_unpacked_mb")

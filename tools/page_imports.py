@@ -1,4 +1,4 @@
-"""The console pages (pages/*.py and app.py) are scripts, not a package, so import-linter
+"""The console pages (pages/*.py, app.py and its server console.py) are scripts, not a package, so import-linter
 cannot see them: this check holds them to the faces' rule instead.
 
 A page may import from hde_core only:
@@ -10,7 +10,7 @@ A page may import from hde_core only:
 never a private name or module (a leading underscore), never db, channels, lists, security,
 config, bootstrap or an entrypoint directly. Exit 1 and one line per breach otherwise.
 
-Usage: python tools/page_imports.py [files…]  (default: app.py and pages/*.py)
+Usage: python tools/page_imports.py [files…]  (default: app.py, console.py and pages/*.py)
 """
 
 from __future__ import annotations
@@ -62,7 +62,11 @@ def breaches(path: Path) -> Iterator[str]:
 
 
 def main(argv: list[str]) -> int:
-    files = [Path(a).resolve() for a in argv] or [ROOT / "app.py", *sorted(ROOT.glob("pages/*.py"))]
+    files = [Path(a).resolve() for a in argv] or [
+        ROOT / "app.py",
+        ROOT / "console.py",
+        *sorted(ROOT.glob("pages/*.py")),
+    ]
     found = [line for path in files for line in breaches(path)]
     for line in found:
         print(line)

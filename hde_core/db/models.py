@@ -75,6 +75,28 @@ class User(Base):
     created_at: Mapped[datetime] = _now_col()
 
 
+class ConsoleSession(Base):
+    """A signed-in console session (issue 16.1): the browser holds the token in an HttpOnly
+    cookie; only its SHA-256 is kept here. ``revoked_at`` set: ended (``ended_reason``)."""
+
+    __tablename__ = "console_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    #: the absolute end (signed in + HDE_SESSION_MAX_HOURS); idle expiry is counted from last_seen_at
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    ended_reason: Mapped[str | None] = mapped_column(String(32))
+    #: one-time code (its SHA-256) that hands the session to the browser's cookie, and its end
+    handoff_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    handoff_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    client: Mapped[str] = mapped_column(String(64), default="")
+    user_agent: Mapped[str] = mapped_column(String(300), default="")
+
+
 class Department(Base):
     __tablename__ = "departments"
 

@@ -147,7 +147,7 @@ def start_console(settings: Settings) -> subprocess.Popen[bytes]:
         "-m",
         "streamlit",
         "run",
-        str(PROJECT_ROOT / "app.py"),
+        str(PROJECT_ROOT / "console.py"),  # app.py + the session cookie routes
         "--server.port",
         str(settings.console_port),
         "--server.headless",

@@ -42,6 +42,10 @@ class Event(StrEnum):
     USER_CREATED = "user_created"
     USER_SIGNED_IN = "user_signed_in"
     USER_SIGN_IN_FAILED = "user_sign_in_failed"
+    USER_SIGNED_OUT = "user_signed_out"
+    PASSWORD_CHANGED = "password_changed"
+    #: A user's console sessions were ended (password changed or reset, user deactivated).
+    SESSIONS_ENDED = "sessions_ended"
     CAMPAIGN_CREATED = "campaign_created"
     #: A launch of an existing campaign began (adds the rows it does not have yet).
     CAMPAIGN_RELAUNCHED = "campaign_relaunched"

@@ -17,6 +17,7 @@ from hde_core.errors import NotFound, Refused, UsageError
 from hde_core.security.passwords import hash_password, needs_rehash, verify_password
 from hde_core.services import audit
 from hde_core.services.authz import SystemActor, authorize
+from hde_core.services.sessions import Ended, end_all_for_user
 from hde_core.services.signin import PAIR_FAILURES, throttle_for
 
 MIN_PASSWORD = 8
@@ -249,4 +250,30 @@ def set_active(app: App, login: str, active: bool, actor: str) -> bool:
         audit.record(
             session, audit.Event.SETTINGS_CHANGED, actor, setting="user", login=login, active=active
         )
+        if not active:
+            end_all_for_user(session, user.id, Ended.DEACTIVATED, actor, now=app.clock.now())
     return True
+
+
+def change_password(
+    app: App, login: str, current: str, new: str, keep_token: str | None = None
+) -> int:
+    """A user changes their own password (the current one proves it is them). Every other
+    console session of that user ends (``keep_token``: the one making the change stays).
+    Returns how many sessions ended."""
+    if len(new) < MIN_PASSWORD:
+        raise UsageError("error.user_password_short", min=MIN_PASSWORD)
+    with app.db.transaction() as session:
+        user = session.scalar(select(User).where(User.login == login, User.is_active.is_(True)))
+        if user is None or not verify_password(user.password_hash, current):
+            raise Refused([], "session.password_wrong_current")
+        user.password_hash = hash_password(new)
+        audit.record(session, audit.Event.PASSWORD_CHANGED, login, login=login)
+        return end_all_for_user(
+            session,
+            user.id,
+            Ended.PASSWORD_CHANGED,
+            login,
+            now=app.clock.now(),
+            keep_token=keep_token,
+        )

@@ -1,4 +1,4 @@
-"""Browser tests: the real console (``streamlit run app.py``) driven by Playwright in the
+"""Browser tests: the real console (``streamlit run console.py``) driven by Playwright in the
 Debian ``chromium``. Mandatory under CI=true (fail, never skip); elsewhere they skip
 with a message saying what is missing."""
 
@@ -94,7 +94,7 @@ def console(sqlite_url: str, data_dir: Path) -> Iterator[Console]:
             "-m",
             "streamlit",
             "run",
-            str(ROOT / "app.py"),
+            str(ROOT / "console.py"),  # the pages and the session cookie routes
             "--server.port",
             str(port),
             "--server.headless",

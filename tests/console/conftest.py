@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import traceback
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -13,6 +12,8 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from hde_core.bootstrap import bootstrap
+from hde_core.console import get_app
+from hde_core.services import sessions
 from hde_core.services.authz import SYSTEM
 from hde_core.services.users import add_user
 from tests.conftest import TEST_SECRET, make_settings
@@ -67,20 +68,19 @@ def console_app(sqlite_url, data_dir, monkeypatch):
     st.cache_resource.clear()
 
 
+def signed_in(login: str) -> str:
+    """A real console session for ``login`` (AppTest has no cookie: the page finds the
+    token in its session state), as the sign-in form starts one."""
+    return sessions.start(get_app(), login).token
+
+
 def run_page(path: str, role: str | None = "admin", lang: str | None = None, **state) -> AppTest:
     """Run one page as ``role`` (None: not signed in)."""
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30)
     if path != "app.py":
         at.switch_page(path)
     if role:
-        now = datetime.now(UTC)
-        at.session_state["auth"] = {
-            "login": role,
-            "role": role,
-            "name": f"{role.title()} User",
-            "signed_in_at": now,
-            "last_seen": now,
-        }
+        at.session_state["session_token"] = signed_in(role)
     if lang:
         at.session_state["lang"] = lang
     for key, value in state.items():

@@ -3,10 +3,13 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import update
 from streamlit.testing.v1 import AppTest
 
 from hde_core.console.nav import existing_pages
-from tests.console.conftest import PASSWORD, ROOT, run_page
+from hde_core.db.models import ConsoleSession
+from hde_core.services.sessions import resume
+from tests.console.conftest import PASSWORD, run_page
 
 
 def sign_in(at: AppTest, login: str, password: str) -> AppTest:
@@ -27,7 +30,7 @@ def test_sign_in_with_the_right_password(console_app):
     assert at.error  # no such login
     at = sign_in(run_page("app.py", role=None), "team_lead", PASSWORD)
     assert not at.exception and not at.error
-    assert at.session_state["auth"]["role"] == "team_lead"
+    assert at.session_state["session_token"]  # a server-side session, not a dict of facts
     assert "Вы вошли как Team_Lead User (руководитель группы)" in [
         c.value for c in at.sidebar.caption
     ]
@@ -39,28 +42,27 @@ def test_wrong_password_then_pause(console_app):
         at = sign_in(at, "agent", "nope-nope")
     at = sign_in(at, "agent", PASSWORD)
     assert "приостановлен" in at.error[0].value
-    assert "auth" not in at.session_state
+    assert "session_token" not in at.session_state
 
 
 def test_session_expires_after_idle_time(console_app):
+    at = run_page("app.py", role="agent")
+    assert "Вы вошли как Agent User (агент)" in [c.value for c in at.sidebar.caption]
     old = datetime.now(UTC) - timedelta(hours=3)
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30)
-    at.session_state["auth"] = {
-        "login": "agent",
-        "role": "agent",
-        "name": "A",
-        "signed_in_at": old,
-        "last_seen": old,
-    }
+    with console_app.db.transaction() as session:
+        session.execute(update(ConsoleSession).values(last_seen_at=old))
     at.run()
-    assert "Сеанс завершён" in at.info[0].value
+    assert "Сеанс истёк" in at.info[0].value
     assert [t.label for t in at.text_input] == ["Логин", "Пароль"]
 
 
 def test_sign_out(console_app):
     at = run_page("app.py", role="agent")
+    token = at.session_state["session_token"]
     at.sidebar.button(key="sign_out").click().run()
-    assert "auth" not in at.session_state
+    assert "session_token" not in at.session_state
+    assert [t.label for t in at.text_input] == ["Логин", "Пароль"]
+    assert resume(console_app, token).ended == "signed_out"  # the token is dead for good
 
 
 @pytest.mark.parametrize(
@@ -113,11 +115,12 @@ def test_a_deactivated_user_is_signed_out_and_a_new_role_applies_at_once(console
     at = run_page("app.py", role="agent", lang="en")
     set_role(console_app, "agent", "viewer", "admin")
     at.run()
-    assert at.session_state["auth"]["role"] == "viewer"
+    assert "Signed in as Agent User (viewer)" in [c.value for c in at.sidebar.caption]
     set_active(console_app, "agent", False, "admin")
     at.run()
-    assert "auth" not in at.session_state
+    assert "session_token" not in at.session_state
     assert [t.label for t in at.text_input] == ["Login", "Password"]
+    assert "deactivated" in at.info[0].value
 
 
 def test_a_fresh_install_says_how_to_create_the_first_administrator(
