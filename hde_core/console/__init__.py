@@ -16,7 +16,6 @@ from hde_core.bootstrap import App, bootstrap
 from hde_core.console.auth import (
     ConsoleUser,
     current_user,
-    password_form,
     sign_in_form,
     sign_out,
 )
@@ -91,7 +90,6 @@ def _sidebar(user: ConsoleUser) -> None:
             st.sidebar.page_link(item.path, label=tr(item.label_key), icon=item.icon)
     st.sidebar.divider()
     st.sidebar.caption(tr("auth.signed_in_as", name=user.name, role=tr(f"role.{user.role.value}")))
-    password_form(get_app(), user, tr, current_lang())
     if st.sidebar.button(tr("auth.sign_out"), key="sign_out"):
         st.session_state.pop("lang_restored_for", None)
         if sign_out(get_app()):

@@ -162,23 +162,21 @@ def sign_out(app: App) -> bool:
 
 
 def password_form(app: App, user: ConsoleUser, tr, lang: str) -> None:  # type: ignore[no-untyped-def]
-    """The sidebar's "change password": every other session of the user ends, this one stays."""
-    with st.sidebar.expander(tr("session.password_title")):
-        with st.form("change_password", clear_on_submit=True):
-            current = st.text_input(
-                tr("session.password_current"), type="password", key="pw_current"
-            )
-            new = st.text_input(tr("session.password_new"), type="password", key="pw_new")
-            again = st.text_input(tr("session.password_repeat"), type="password", key="pw_again")
-            submitted = st.form_submit_button(tr("session.password_submit"))
-        if not submitted:
-            return
-        if new != again:
-            st.error(tr("session.password_mismatch"))
-            return
-        try:
-            ended = change_password(app, user.login, current, new, keep_token=session_token())
-        except HdeError as exc:
-            st.error(exc.message(lang))
-            return
-        st.success(tr("session.password_done", count=ended))
+    """ "Change password" (page "My password"): every other session of the user ends, this
+    one stays."""
+    with st.form("change_password", clear_on_submit=True):
+        current = st.text_input(tr("session.password_current"), type="password", key="pw_current")
+        new = st.text_input(tr("session.password_new"), type="password", key="pw_new")
+        again = st.text_input(tr("session.password_repeat"), type="password", key="pw_again")
+        submitted = st.form_submit_button(tr("session.password_submit"), type="primary")
+    if not submitted:
+        return
+    if new != again:
+        st.error(tr("session.password_mismatch"))
+        return
+    try:
+        ended = change_password(app, user.login, current, new, keep_token=session_token())
+    except HdeError as exc:
+        st.error(exc.message(lang))
+        return
+    st.success(tr("session.password_done", count=ended))

@@ -38,6 +38,7 @@ PAGES: list[NavItem] = [
     NavItem("pages/6_windows.py", "nav.windows", Permission.VIEW, ":material/schedule:"),
     NavItem("pages/7_audit.py", "nav.audit", Permission.VIEW, ":material/fact_check:"),
     NavItem("pages/8_users.py", "nav.users", Permission.MANAGE_USERS, ":material/group:"),
+    NavItem("pages/9_account.py", "nav.account", Permission.VIEW, ":material/key:"),
 ]
 
 

@@ -82,7 +82,7 @@ def test_a_password_change_ends_the_other_session_at_its_next_action(page, conso
         other.goto(console.url)
         _sign_in_here(other, "agent")
 
-        page.get_by_text("Сменить пароль").click()
+        page.get_by_role("link", name="Мой пароль").click()
         page.get_by_label("Текущий пароль").fill(PASSWORD)
         page.get_by_label("Новый пароль", exact=True).fill("a-brand-new-pass-7")
         page.get_by_label("Новый пароль ещё раз").fill("a-brand-new-pass-7")

@@ -77,6 +77,7 @@ def test_sign_out(console_app):
                 "nav.templates",
                 "nav.windows",
                 "nav.audit",
+                "nav.account",
             },
         ),
         (
@@ -90,6 +91,7 @@ def test_sign_out(console_app):
                 "nav.templates",
                 "nav.windows",
                 "nav.audit",
+                "nav.account",
             },
         ),
     ],
@@ -149,3 +151,30 @@ def test_a_fresh_install_says_how_to_create_the_first_administrator(
     finally:
         app.close()
         st.cache_resource.clear()
+
+
+def test_my_password_page_changes_it_and_ends_the_other_sessions(console_app):
+    other = run_page("app.py", role="agent")
+    at = run_page("pages/9_account.py", role="agent")
+    at.text_input(key="pw_current").input(PASSWORD)
+    at.text_input(key="pw_new").input("new-secret-99")
+    at.text_input(key="pw_again").input("new-secret-98")
+    at.button[0].click().run()
+    assert "не совпадают" in at.error[0].value
+    at.text_input(key="pw_current").input("not-it-at-all")
+    at.text_input(key="pw_new").input("new-secret-99")
+    at.text_input(key="pw_again").input("new-secret-99")
+    at.button[0].click().run()
+    assert "Текущий пароль указан неверно" in at.error[0].value
+    other.run()
+    assert "Вы вошли как Agent User (агент)" in [c.value for c in other.sidebar.caption]
+
+    at.text_input(key="pw_current").input(PASSWORD)
+    at.text_input(key="pw_new").input("new-secret-99")
+    at.text_input(key="pw_again").input("new-secret-99")
+    at.button[0].click().run()
+    assert at.success[0].value == "Пароль изменён. Другие ваши сеансы завершены: 1."
+    other.run()
+    assert "Пароль этой учётной записи изменён" in other.info[0].value
+    at.run()  # the page that changed it stays signed in
+    assert "Вы вошли как Agent User (агент)" in [c.value for c in at.sidebar.caption]
