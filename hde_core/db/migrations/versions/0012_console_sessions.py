@@ -1,7 +1,7 @@
 """console_sessions: a signed-in console session that survives a refresh
 
 Revision ID: 0012
-Revises: 0013
+Revises: 0015
 Create Date: 2026-12-07 19:00:00
 
 Issue 16.1: the console keeps who is signed in on the server, keyed by an opaque token the
@@ -20,7 +20,7 @@ from alembic import op
 from hde_core.db.types import UTCDateTime
 
 revision: str = "0012"
-down_revision: str | Sequence[str] | None = "0013"
+down_revision: str | Sequence[str] | None = "0015"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
