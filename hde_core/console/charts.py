@@ -24,6 +24,7 @@ from hde_core.services.chart_data import (
     STATUS_ORDER,
     count_step,
     count_top,
+    slot_label,
     status_colour,
     time_axis,
     wall_slot,
@@ -129,6 +130,9 @@ def over_time_figure(
                 y=[n for _, n in points],
                 width=[span.total_seconds() * 1000 * 0.8] * len(points),
                 marker_color=status_colour(status),
+                # plotly would name the hovered date in English: our words instead
+                customdata=[slot_label(slot, bucket, lang) for slot, _ in points],
+                hovertemplate="%{customdata}<br>%{fullData.name}: %{y}<extra></extra>",
             )
         )
     totals: dict[Any, int] = {}

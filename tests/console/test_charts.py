@@ -6,12 +6,14 @@ above the plot."""
 
 from __future__ import annotations
 
+import json
 import math
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from hde_core.console import charts
+from hde_core.dispatch.immediate import initiate_ticket
 from hde_core.services.chart_data import (
     STATUS_COLOURS,
     STATUS_ORDER,
@@ -20,6 +22,9 @@ from hde_core.services.chart_data import (
     time_axis,
     wall_slot,
 )
+from hde_core.services.tickets import TicketRequest
+from tests.console.conftest import run_page
+from tests.services.helpers import provision_email
 
 AT = datetime(2026, 12, 6, 23, 0, tzinfo=UTC)
 #: The seven messages of the issue: one per status they got furthest to, in one hour.
@@ -169,3 +174,26 @@ def test_day_buckets_follow_the_databases_day_and_hours_the_consoles_clock():
     assert math.isclose(
         (wall_slot("2026-12-06 23:00:00", "hour") - wall_slot(AT, "hour")).total_seconds(), 0
     )
+
+
+@pytest.mark.db
+def test_overview_says_no_delivery_data_for_email_and_draws_fixed_colours(
+    console_app, tmp_path, smtp_sink
+):
+    provision_email(console_app, tmp_path, smtp_sink.url)
+    initiate_ticket(
+        console_app,
+        TicketRequest("email", "a@example.com", "Тема", "b", fields={"order_id": "1"}),
+        "alice",
+    )
+    at = run_page("app.py", role="viewer")
+    assert not at.exception
+    rates = at.dataframe[0].value
+    # email has no receipts: not "Доставлено 0 % / Прочитано 0 %"
+    assert list(rates["Доставлено"]) == ["нет данных о доставке"]
+    assert list(rates["Прочитано"]) == ["нет данных о доставке"]
+    (split,) = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    bars = {t["name"]: (t["marker"]["color"], t["x"]) for t in split["data"]}
+    assert bars == {"отправлено": (STATUS_COLOURS["sent"], [1, 1])}  # today, 7 days
+    # nothing is being sent or held: the overview sets no timer and says nothing about it
+    assert not [c for c in at.caption if "Обновляется само" in c.value]
