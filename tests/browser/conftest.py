@@ -142,7 +142,16 @@ def page(browser, console):  # type: ignore[no-untyped-def]
 
 
 def sign_in(page, console: Console, login: str) -> None:  # type: ignore[no-untyped-def]
+    """Sign in as ``login``. A tab of a browser that is signed in already (the session
+    cookie, issue 16.1) is used as it is when it is that user's, else signed out first."""
     page.goto(console.url)
+    form, signed_in = page.get_by_label("Логин"), page.get_by_text("Вы вошли как")
+    form.or_(signed_in).first.wait_for(timeout=30_000)
+    if signed_in.count():
+        if f"Вы вошли как {login.title()} User" in signed_in.first.inner_text():
+            return
+        page.get_by_role("button", name="Выйти").click()
+        form.wait_for(timeout=30_000)
     page.get_by_label("Логин").fill(login)
     page.get_by_label("Пароль").fill(PASSWORD)
     page.get_by_role("button", name="Войти").click()
