@@ -26,7 +26,7 @@ import logging
 import threading
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from imapclient import IMAPClient
 from sqlalchemy import select
@@ -47,7 +47,7 @@ IDLE_RENEW = 20 * 60
 class Mailbox:
     department_id: int
     department: str
-    url: str
+    url: str = field(repr=False)  # holds the password
     address: str = ""  # the department's mailbox: where everything in this folder was sent
 
     @property

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -23,7 +23,7 @@ from hde_core.bootstrap import App
 from hde_core.db.models import Channel, Department, Message
 from hde_core.domain import events as ev
 from hde_core.domain.channels import ChannelKind
-from hde_core.mailin.parse import Malformed, ParsedMail, parse_email
+from hde_core.mailin.parse import Malformed, ParsedMail, parse_email, ticket_hint
 from hde_core.services.webhooks import record_events
 
 log = logging.getLogger("hde.mailin")
@@ -97,6 +97,21 @@ def resolve_channel(session: Session, parsed: ParsedMail) -> int | None:
     return (enabled or channels)[0].id
 
 
+def _only_our_hints(session: Session, parsed: ParsedMail) -> list[ev.WebhookEvent]:
+    """A ticket number counts only from one of our department mailboxes (``support+t12@``),
+    not from some other ``+t12`` address in the To or Cc line."""
+    if not any(isinstance(e, ev.InboundMessage) and e.ticket_hint for e in parsed.events):
+        return parsed.events
+    ours = {_base_address(m) for m in session.scalars(select(Department.mailbox))}
+    hint = ticket_hint(a for a in parsed.recipients if _base_address(a) in ours)
+    return [
+        replace(e, ticket_hint=hint, raw={**e.raw, "ticket_hint": hint})
+        if isinstance(e, ev.InboundMessage) and isinstance(e.raw, dict)
+        else e
+        for e in parsed.events
+    ]
+
+
 def receive_email(
     app: App, raw: bytes, *, envelope_to: Iterable[str] = (), source: str = "smtp"
 ) -> Received:
@@ -109,13 +124,14 @@ def receive_email(
         return Received(False, "malformed", reason=str(exc))
     with app.db.reader() as session:
         channel_id = resolve_channel(session, parsed)
+        events = _only_our_hints(session, parsed)
     if channel_id is None:
         log.warning("inbound email %s (%s) refused: no email channel", parsed.message_id, source)
         return Received(False, "no_channel", parsed.message_id, "no email channel")
     counts: Counter[str] = Counter()
     for attempt in range(RACE_RETRIES + 1):
         try:
-            counts = record_events(app, channel_id, parsed.events) if parsed.events else Counter()
+            counts = record_events(app, channel_id, events) if events else Counter()
             break
         except IntegrityError:
             # another receiver stored the same new client a moment ago: now it exists

@@ -70,3 +70,16 @@ def test_the_mailbox_itself_by_default(app: App, tmp_path, smtp_sink: SmtpSink) 
     provision_email(app, tmp_path, smtp_sink.url)
     _, reply_to, _ = send_ticket(app, smtp_sink)
     assert reply_to == "support@company.com"
+
+
+@pytest.mark.process
+def test_a_plus_address_that_is_not_ours_names_no_ticket(
+    app: App, tmp_path, smtp_sink: SmtpSink
+) -> None:
+    provision_email(app, tmp_path, smtp_sink.url)
+    raw = mails.reply(to="support@company.com", headers={"Cc": "boss+t7@client.example"})
+    with MailInServer(app) as server, smtplib.SMTP(server.host, server.port) as client:
+        client.sendmail("anna@client.example", ["support@company.com"], raw)
+    with app.db.reader() as s:
+        row = s.scalars(select(InboundMessage)).one()
+    assert row.raw["ticket_hint"] is None
