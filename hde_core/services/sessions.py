@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from hde_core.bootstrap import App
@@ -38,6 +38,9 @@ COOKIE = "hde_session"
 HANDOFF_TTL = timedelta(seconds=60)
 #: ``last_seen_at`` is written at most this often.
 TOUCH_EVERY = timedelta(minutes=1)
+#: Sessions over for this long are deleted when their user next signs in (the audit keeps
+#: the sign-ins and sign-outs), so the table holds recent sessions only.
+KEEP_ENDED = timedelta(days=30)
 
 
 class Ended(StrEnum):
@@ -95,6 +98,17 @@ def start(app: App, login: str, client: str = "", user_agent: str = "") -> Start
         )
         if user_id is None:
             raise LookupError(f"no active user {login!r}")
+        session.execute(
+            delete(ConsoleSession)
+            .where(
+                ConsoleSession.user_id == user_id,
+                or_(
+                    ConsoleSession.revoked_at < now - KEEP_ENDED,
+                    ConsoleSession.expires_at < now - KEEP_ENDED,
+                ),
+            )
+            .execution_options(synchronize_session=False)
+        )
         session.add(
             ConsoleSession(
                 token_hash=token_hash(token),

@@ -122,3 +122,16 @@ def test_deactivating_a_user_ends_all_their_sessions(app, users):
 def test_an_unknown_token_is_nobody(app, users):
     assert resume(app, "forged") == sessions.Resumed(None, Ended.UNKNOWN)
     assert resume(app, None) == sessions.Resumed(None, None)
+
+
+def test_sessions_over_for_a_month_are_deleted_at_the_next_sign_in(app, users, clock):
+    old = start(app, "ann").token
+    end(app, old)
+    recent = start(app, "ann").token
+    clock.advance(days=31)
+    start(app, "ann")
+    with app.db.reader() as session:
+        left = set(session.scalars(select(ConsoleSession.token_hash)))
+    assert sessions.token_hash(old) not in left
+    assert sessions.token_hash(recent) not in left  # expired 30+ days ago too
+    assert len(left) == 1
