@@ -57,7 +57,8 @@ def test_a_campaign_is_live_while_something_can_change_by_itself(status, n, expe
 
 
 def test_the_pace_per_view_and_no_timer_when_idle():
-    assert every(View.PROGRESS, A.SENDING) == 1.0
+    assert every(View.PROGRESS, A.SENDING) == 2.0
+    assert every(View.CAMPAIGN_DETAILS, A.SENDING) == 10.0  # the charts: a calmer pace
     assert every(View.PROGRESS, A.WAITING) == 5.0
     assert every(View.CAMPAIGN, A.SENDING) == 3.0
     assert every(View.OVERVIEW, A.WAITING) == 30.0
