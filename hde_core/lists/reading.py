@@ -30,6 +30,7 @@ import pyarrow.csv as pacsv
 
 from hde_core.errors import InputError
 from hde_core.lists.limits import ListLimits, unique_names
+from hde_core.lists.shape import is_a_list
 from hde_core.lists.xlsx import cell_text, read_sheet
 
 #: A line longer than this is not a contact (a binary blob, or a quote that never closes).
@@ -347,6 +348,10 @@ def _read_csv(data: bytes, encoding: str, name: str, limits: ListLimits) -> RawL
     headers = _header(data, delimiter, name, limits)
     if not headers:
         raise InputError("lists.error.empty", name=name)
+    if not is_a_list(headers, sample, delimiter):  # a note saved as .txt, say
+        raise InputError(
+            "lists.prose.refused", name=name, first=" ".join(" ".join(headers).split())[:80]
+        )
     # Lines bound the rows from above (a quoted value may hold a line break): a file of
     # blank cells is refused before it is parsed into more cells than the limit.
     lines = data.count(b"\n") + (not data.endswith(b"\n"))

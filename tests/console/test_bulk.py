@@ -108,6 +108,11 @@ def test_a_1c_export_is_read_previewed_and_its_columns_suggested(deployment):
     [
         ("old.xls", b"\xd0\xcf\x11\xe0" + b"\0" * 600, "файл старого формата Excel (.xls)"),
         ("empty.csv", b"\r\n", "пуст"),
+        (  # issue 16.9: a note is not a list
+            "заметка.txt",
+            "Привет! Напоминаю про отчёт.\nСпасибо, Маша\n".encode(),
+            "заметка.txt не похож на список контактов: его первая строка — текст",
+        ),
     ],
 )
 def test_a_file_that_is_not_a_list_is_explained(deployment, name, data, says):
