@@ -32,7 +32,7 @@ def assert_all_there(page) -> None:  # type: ignore[no-untyped-def]
     assert "email (email)" in channels.inner_text()
     assert page.get_by_label("Тема *", exact=True).input_value() == SUBJECT
     assert page.get_by_label("Сообщение *", exact=True).input_value() == BODY
-    page.get_by_text(FIRST_CLIENT).wait_for()
+    page.get_by_text(FIRST_CLIENT).first.wait_for()
 
 
 def test_the_wizard_survives_another_page_back_and_f5_until_discarded(
@@ -57,7 +57,7 @@ def test_the_wizard_survives_another_page_back_and_f5_until_discarded(
     settle(page)
     page.get_by_label("Сообщение *", exact=True).fill(BODY)
     page.get_by_label("Сообщение *", exact=True).press("Control+Enter")
-    page.get_by_text(FIRST_CLIENT).wait_for()
+    page.get_by_text(FIRST_CLIENT).first.wait_for()
     settle(page)
 
     # another page, then back through the menu
