@@ -8,7 +8,7 @@ import time
 import pytest
 from sqlalchemy import select
 
-from hde_core.db.models import Channel, WaTemplate
+from hde_core.db.models import AuditEvent, Channel, WaTemplate
 from hde_core.dispatch.worker import Worker, WorkerOptions
 from hde_core.services import bulk, bulk_runs
 from tests.console.conftest import run_page
@@ -363,3 +363,28 @@ def test_a_missing_contact_column_is_said_at_the_mapping_step(deployment):
     )
     at.selectbox(key="bulk_map_email").select("Имя").run()  # any column will do for the check
     assert not any("Канал email" in w for w in texts(at.warning))
+
+
+def test_a_relaunch_says_how_many_are_new_and_how_many_already_queued(deployment):
+    """Issue 16.9: launching the same list and message again used to say only "Рассылка
+    запущена"; it says "0 новых, 3 уже в очереди", and the audit has the relaunch."""
+    first = checked(channels=("email",))
+    first.checkbox(key="bulk_sure").check().run()
+    first.button(key="bulk_launch").click().run()
+    key = first.session_state["bulk_launched"]
+    wait_launch(key)
+
+    again = checked(channels=("email",))  # another session: the same list uploaded again
+    assert any("уже запускался" in i for i in texts(again.info))
+    again.checkbox(key="bulk_sure").check().run()
+    again.button(key="bulk_launch").click().run()
+    assert again.session_state["bulk_launched"] == key  # the same campaign
+    wait_launch(key)
+    again.run()
+    assert not again.exception, again.exception
+    assert any("Рассылка запущена: 0 новых, 3 уже в очереди" in s for s in texts(again.success))
+    with deployment.db.reader() as s:
+        relaunched = s.scalars(
+            select(AuditEvent.actor).where(AuditEvent.event == "campaign_relaunched")
+        ).all()
+    assert relaunched == ["team_lead"]

@@ -42,7 +42,14 @@ def upload(w: Wizard) -> tuple[bulk.Upload, bulk.ListFacts] | None:
         return kept, S["bulk_facts"]
     if S.get("bulk_file_id") != file.file_id:
         S["bulk_file_id"] = file.file_id
-        for key in ("bulk_upload", "bulk_facts", "bulk_checked", "bulk_upload_error"):
+        # a new list starts a new run: the last launch stays on the campaigns page
+        for key in (
+            "bulk_upload",
+            "bulk_facts",
+            "bulk_checked",
+            "bulk_upload_error",
+            "bulk_launched",
+        ):
             S.pop(key, None)
         try:
             with st.spinner(tr("bulk.upload.reading")):
