@@ -83,7 +83,7 @@ def overview_view() -> live.Activity:
             [
                 {
                     tr("home.col.name"): h.channel,
-                    tr("home.col.kind"): h.kind,
+                    tr("home.col.kind"): tr(f"channels_page.kind.{h.kind}"),
                     tr("home.col.status"): (
                         tr(f"channel_status.{h.status}") if h.enabled else tr("overview.disabled")
                     ),
@@ -154,6 +154,7 @@ if data.uncertain:
             format_func=labels.__getitem__,
             placeholder=tr("overview.resend.placeholder"),
             key="overview_resend_ids",
+            select_all=False,  # Streamlit's "Select all" speaks English only
         )
         st.button(
             tr("overview.resend.button"),

@@ -135,6 +135,7 @@ def recipients(channels: list[str]) -> None:
         format_func=formatter("status"),
         placeholder=tr("campaigns_page.filter.any"),
         key="cp_status",
+        select_all=False,  # Streamlit's "Select all" speaks English only
     )
     channel = optional_select(
         tr("campaigns_page.filter.channel"),
@@ -161,7 +162,7 @@ def recipients(channels: list[str]) -> None:
             tr("campaigns_page.col.channel"): r.channel,
             tr("campaigns_page.col.recipient"): r.recipient,
             tr("campaigns_page.col.contact"): r.contact,
-            tr("campaigns_page.col.kind"): r.kind,
+            tr("campaigns_page.col.kind"): tr(f"audit_value.kind.{r.kind}"),
             tr("campaigns_page.col.status"): tr(f"status.{r.status}"),
             tr("campaigns_page.col.attempts"): r.attempts,
             tr("campaigns_page.col.error"): r.error(lang),

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from hde_core.console import current_lang, formatter, get_app, page, settings_tabs, tr
+from hde_core.console import current_lang, formatter, get_app, page, settings_tabs, tr, words
 from hde_core.console.notices import flash, flash_error, show
 from hde_core.console.widgets import blank_as, optional_select
 from hde_core.domain.channels import PROVIDERS_BY_KIND, ChannelKind, Provider
@@ -64,10 +64,12 @@ with tabs[0]:
                 {
                     tr("home.col.name"): v.name,
                     tr("home.col.kind"): tr(f"channels_page.kind.{v.kind}"),
-                    tr("home.col.provider"): v.provider,
+                    tr("home.col.provider"): words.provider(v.provider),
                     tr("home.col.status"): status_words(v),
                     tr("channels_page.col.checked"): _when(v.checked_at),
-                    tr("channels_page.col.rate"): f"{v.rate_per_sec:g}/s · {v.burst}",
+                    tr("channels_page.col.rate"): tr(
+                        "words.rate", rate=v.rate_per_sec, burst=v.burst
+                    ),
                     tr("home.col.sandbox"): "✓" if v.sandbox else "",
                 }
                 for v in views
@@ -157,6 +159,7 @@ with tabs[0]:
                 st.selectbox(
                     tr("channels_page.field_label.provider"),
                     [p.value for p in PROVIDERS_BY_KIND[kind]],
+                    format_func={p.value: words.provider(p.value) for p in Provider}.__getitem__,
                     key=f"ch_provider_{kind.value}",
                 )
             )
@@ -173,7 +176,7 @@ with tabs[0]:
                 tr(
                     "channels_page.kind_provider",
                     kind=tr(f"channels_page.kind.{kind.value}"),
-                    provider=provider.value,
+                    provider=words.provider(provider.value),
                 )
             )
             rate, burst = view.rate_per_sec, view.burst
@@ -195,7 +198,7 @@ with tabs[0]:
         for i, cred in enumerate(creds):
             stored = view.credentials.get(cred, "") if view else ""
             c_cols[i % 2].text_input(
-                cred,
+                words.credential(cred),
                 type="password",
                 key=f"ch_cred_{suffix}_{cred}",
                 placeholder=stored or unset,
@@ -204,7 +207,7 @@ with tabs[0]:
         if kind != ChannelKind.EMAIL:
             old_secret = view is not None and view.webhook_secret_old_key
             st.text_input(
-                "webhook_secret",
+                words.credential("webhook_secret"),
                 type="password",
                 key=f"ch_secret_{suffix}",
                 placeholder=(view.webhook_secret if view else "")
@@ -318,7 +321,7 @@ with tabs[0]:
         st.dataframe(
             [
                 {
-                    tr("channels_page.col.credential"): k,
+                    tr("channels_page.col.credential"): words.credential(k),
                     tr("channels_page.col.value"): v
                     or (tr("channels_page.old_key") if view.credentials_old_key else "—"),
                 }
@@ -374,24 +377,22 @@ with tabs[0]:
                 at=_when(ws.rules_acknowledged_at),
             )
             if ws.rules_acknowledged_at
-            else tr("cli.templates.settings.rules_missing"),
+            else tr("words.wa.rules_missing"),
             tr(
-                "cli.templates.settings.default",
+                "words.wa.default",
                 template=ws.default_template,
-                status=ws.default_template_status,
-                category=ws.default_template_category,
+                status=words.template_status(ws.default_template_status or ""),
+                category=words.template_category(ws.default_template_category or ""),
             )
             if ws.default_template
-            else tr("cli.templates.settings.no_default"),
+            else tr("words.wa.no_default"),
             tr("cli.templates.settings.after_template_send")
             if ws.send_after_template
             else tr("cli.templates.settings.after_template_hold"),
             tr("channels_page.r11.synced", at=_when(ws.templates_synced_at)),
         ]
         (st.success if ws.ready else st.warning)(
-            tr("cli.templates.settings.ready")
-            if ws.ready
-            else tr("cli.templates.settings.not_ready")
+            tr("cli.templates.settings.ready") if ws.ready else tr("words.wa.not_ready")
         )
         st.markdown("\n".join(f"- {line}" for line in lines))
         if ws.preview:

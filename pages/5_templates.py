@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from hde_core.console import current_lang, get_app, page, tr
+from hde_core.console import current_lang, get_app, page, tr, words
 from hde_core.console.notices import flash, flash_error, show
 from hde_core.console.widgets import optional_select
 from hde_core.domain.roles import Permission
@@ -24,6 +24,8 @@ STATUS_STYLE = {
     "PENDING": "background-color: #fff3bf; color: #7a5b00",
     "IN_APPEAL": "background-color: #fff3bf; color: #7a5b00",
 }
+#: The provider's codes of a filterable column, said in words.
+SAID = {"status": words.template_status, "category": words.template_category}
 OTHER_STYLE = "background-color: #ffe3e3; color: #8a1c1c"
 
 user = page("nav.templates", Permission.VIEW)
@@ -111,7 +113,9 @@ picked = {
     field: f[i].multiselect(
         tr(f"templates_page.col.{field}"),
         _distinct(field),
+        format_func=SAID.get(field, str),
         placeholder=tr("campaigns_page.filter.any"),
+        select_all=False,  # Streamlit's "Select all" is English only
         key=f"tp_f_{field}",
     )
     for i, field in enumerate(TEMPLATE_FILTERS)
@@ -120,14 +124,15 @@ name_query = f[-1].text_input(tr("templates_page.filter.name"), key="tp_f_name")
 shown = filter_template_rows(rows, picked, name_query)
 st.caption(tr("templates_page.shown", shown=len(shown), total=len(rows)))
 status_col = tr("templates_page.col.status")
+STYLE_OF_SAID = {words.template_status(code): style for code, style in STATUS_STYLE.items()}
 frame = pd.DataFrame(
     [
         {
             tr("templates_page.col.channel"): r["channel"],
             tr("templates_page.col.name"): r["name"],
             tr("templates_page.col.language"): r["language"],
-            tr("templates_page.col.category"): r["category"],
-            status_col: r["status"],
+            tr("templates_page.col.category"): words.template_category(r["category"]),
+            status_col: words.template_status(r["status"]),
             tr("templates_page.col.params"): ", ".join(r["params"]) or "—",
             tr("templates_page.col.default"): "★" if r["default"] else "",
             tr("templates_page.col.body"): r["body"],
@@ -146,7 +151,10 @@ frame = pd.DataFrame(
     ],
 )
 st.dataframe(
-    frame.style.map(lambda v: STATUS_STYLE.get(v, OTHER_STYLE), subset=[status_col]),
+    frame.style.map(
+        lambda v: STYLE_OF_SAID.get(v, OTHER_STYLE),
+        subset=[status_col],
+    ),
     hide_index=True,
     key="tp_table",
 )
@@ -176,4 +184,6 @@ except HdeError as exc:
 else:
     st.code(text, language=None)
     if template["status"] != "APPROVED":
-        st.warning(tr("templates_page.not_approved", status=template["status"]))
+        st.warning(
+            tr("templates_page.not_approved", status=words.template_status(template["status"]))
+        )

@@ -43,6 +43,7 @@ channels = f1.multiselect(
     names,
     placeholder=tr("campaigns_page.filter.any"),
     key="wm_channels",
+    select_all=False,  # Streamlit's "Select all" speaks English only
 )
 search = f2.text_input(tr("windows_page.filter.search"), key="wm_search")
 soon_only = f3.checkbox(tr("windows_page.filter.soon"), key="wm_soon")

@@ -63,7 +63,7 @@ if summary is not None:
             {
                 "#": m.id,
                 tr("campaigns_page.col.channel"): m.channel,
-                tr("campaigns_page.col.kind"): m.kind,
+                tr("campaigns_page.col.kind"): tr(f"audit_value.kind.{m.kind}"),
                 tr("campaigns_page.col.recipient"): m.recipient,
                 tr("campaigns_page.col.status"): tr(f"status.{m.status}"),
                 tr("audit_page.provider_id"): m.provider_message_id or "",

@@ -1,4 +1,5 @@
-"""Users (admins): who can sign in, with which role; add, change role, deactivate."""
+"""Users (admins): who can sign in, with which role; add, change role, deactivate, set a new
+password for a user who lost theirs."""
 
 from __future__ import annotations
 
@@ -8,7 +9,13 @@ from hde_core.console import current_lang, formatter, get_app, page, tr
 from hde_core.console.notices import flash, flash_error, show
 from hde_core.domain.roles import Permission, Role
 from hde_core.errors import HdeError
-from hde_core.services.users import create_user, list_users, set_active, set_role
+from hde_core.services.users import (
+    create_user,
+    list_users,
+    reset_password,
+    set_active,
+    set_role,
+)
 
 user = page("nav.users", Permission.MANAGE_USERS)
 app = get_app()
@@ -82,6 +89,30 @@ c2.button(
     key="us_toggle_active",
     on_click=_active,
 )
+
+# -- a new password for a user who lost theirs ------------------------------------------------------------
+st.markdown("#### " + tr("users_page.reset.title"))
+st.text_input(
+    tr("users_page.reset.password", login=login),
+    type="password",
+    key=f"us_reset_password_{login}",
+    help=tr("users_page.reset.help"),
+)
+
+
+def _reset(login: str = login) -> None:
+    state = st.session_state
+    password = state.get(f"us_reset_password_{login}", "")
+    state[f"us_reset_password_{login}"] = ""  # the typed password leaves the form at once
+    try:
+        reset_password(app, login, password, user.login)
+    except HdeError as exc:
+        flash_error("us", exc, lang)
+    else:
+        flash("us", "success", tr("users_page.reset.done", login=login))
+
+
+st.button(tr("users_page.reset.button"), key="us_reset", on_click=_reset)
 
 # -- add a user --------------------------------------------------------------------------------------------
 st.subheader(tr("users_page.add_title"))

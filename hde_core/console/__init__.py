@@ -22,10 +22,20 @@ from hde_core.console.auth import (
 from hde_core.console.incidents import install_incident_handler
 from hde_core.console.nav import existing_pages
 from hde_core.domain.roles import Permission
-from hde_core.i18n import LANGS, default_lang, t
+from hde_core.i18n import LANGS, default_lang, set_face_probe, t
 from hde_core.services.preferences import preferred_lang, set_preferred_lang
 
 __all__ = ["ConsoleUser", "current_lang", "formatter", "get_app", "page", "tr"]
+
+
+def _console_face() -> str | None:
+    """ "console" inside a script run of the console (pages, callbacks), else None."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    return "console" if get_script_run_ctx(suppress_warning=True) is not None else None
+
+
+set_face_probe(_console_face)
 
 
 @st.cache_resource(show_spinner=False)

@@ -184,7 +184,8 @@ def failure_figure(rows: Sequence[Mapping[str, Any]], lang: str) -> go.Figure:
     labels = []
     for r in rows:
         words = t(f"campaigns_page.chart.error.{r['error_class']}", lang=lang)
-        labels.append(f"{words} · {r['code']}".strip(" ·"))
+        code = r["code"]  # the provider's code in words, not "· 400" (issue 16.8)
+        labels.append(t("words.error_with_code", lang, what=words, code=code) if code else words)
     fig = go.Figure(
         go.Bar(
             x=[int(r["count"]) for r in rows],

@@ -15,6 +15,7 @@ from hde_core.bootstrap import App
 from hde_core.console import ConsoleUser, formatter, tr
 from hde_core.console.notices import flash, flash_error, show
 from hde_core.console.widgets import optional_select, page_number
+from hde_core.console.words import template_category
 from hde_core.domain.roles import Permission
 from hde_core.domain.tickets import NotificationKind
 from hde_core.errors import HdeError
@@ -317,7 +318,7 @@ def prices(app: App, user: ConsoleUser, lang: str) -> None:
         st.dataframe(
             [
                 {
-                    tr("channels_page.col.category"): p["category"],
+                    tr("channels_page.col.category"): template_category(p["category"]),
                     tr("channels_page.col.country"): p["country"],
                     tr("channels_page.col.price"): p["price"],
                     tr("channels_page.col.currency"): p["currency"],
@@ -331,7 +332,12 @@ def prices(app: App, user: ConsoleUser, lang: str) -> None:
         st.info(tr("cli.templates.prices.none"))
     if is_lead:
         p_cols = st.columns(4)
-        p_cols[0].selectbox(tr("channels_page.col.category"), pricing.CATEGORIES, key="pr_category")
+        p_cols[0].selectbox(
+            tr("channels_page.col.category"),
+            pricing.CATEGORIES,
+            format_func={c: template_category(c) for c in pricing.CATEGORIES}.__getitem__,
+            key="pr_category",
+        )
         p_cols[1].text_input(
             tr("channels_page.col.country"),
             value="*",
@@ -360,7 +366,7 @@ def prices(app: App, user: ConsoleUser, lang: str) -> None:
                 "success",
                 tr(
                     "cli.templates.prices.saved",
-                    category=state.get("pr_category"),
+                    category=template_category(state.get("pr_category", "")),
                     country=state.get("pr_country"),
                 ),
             )
@@ -381,7 +387,11 @@ def prices(app: App, user: ConsoleUser, lang: str) -> None:
             flash(
                 "pr",
                 "success" if gone else "warning",
-                tr(key, category=state.get("pr_category"), country=state.get("pr_country")),
+                tr(
+                    key,
+                    category=template_category(state.get("pr_category", "")),
+                    country=state.get("pr_country"),
+                ),
             )
 
         b1, b2 = st.columns([1, 4])

@@ -49,3 +49,40 @@ def page_number(label: str, pages: int, key: str) -> int:
     if int(st.session_state.get(key) or 1) > pages:
         st.session_state[key] = pages
     return int(st.number_input(label, min_value=1, max_value=pages, value=1, step=1, key=key))
+
+
+#: Streamlit's uploader speaks English only ("Upload", "Drag and drop…", "200MB per file •
+#: CSV, …"): its texts are hidden and the button says ours (``--hde-upload``, set per
+#: language); the limits are said under it in the user's language (issue 16.8).
+_UPLOADER_CSS = """<style>
+[data-testid="stFileUploaderDropzoneInstructions"] { display: none; }
+[data-testid="stFileUploaderDropzone"] button { visibility: hidden; }
+[data-testid="stFileUploaderDropzone"] button::after {
+  visibility: visible; content: "%s"; position: absolute; inset: 0;
+  display: flex; align-items: center; justify-content: center;
+  border: 1px solid rgba(49, 51, 63, 0.2); border-radius: 0.5rem;
+}
+</style>"""
+
+
+def file_picker(
+    label: str,
+    button: str,
+    limits: str,
+    *,
+    limit_mb: int,
+    key: str,
+    on_change: Any = None,
+    help: str | None = None,
+) -> Any:
+    """A single-file uploader that speaks the user's language: ``button`` on its button,
+    ``limits`` under it. Any file type is accepted here: the core checks what it is and
+    says why it is not a list (Streamlit's own check would say it in English)."""
+    import streamlit as st
+
+    st.html(_UPLOADER_CSS % button.replace('"', "'"))
+    file = st.file_uploader(
+        label, type=None, max_upload_size=limit_mb, key=key, help=help, on_change=on_change
+    )
+    st.caption(limits)
+    return file

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -57,9 +58,32 @@ class Phrase:
         return t(self.key, "en", **self.params)
 
 
+#: Which face is speaking now ("console" or None), asked on every lookup: a face may say a
+#: message its own way (``[console_face]`` holds the console's words for messages whose
+#: command-line wording names flags such as ``--acknowledge-risk``, issue 16.8).
+_face_probe: Callable[[], str | None] | None = None
+
+
+def set_face_probe(probe: Callable[[], str | None] | None) -> None:
+    """The console registers a probe that answers "console" inside its script runs (so the
+    command line in the same process, e.g. in tests, keeps its own words)."""
+    global _face_probe
+    _face_probe = probe
+
+
+def _lookup(key: str, lang: str) -> str | None:
+    face = _face_probe() if _face_probe is not None else None
+    if face:
+        faced = f"{face}_face.{key}"
+        text = catalogue(lang).get(faced) or catalogue("en").get(faced)
+        if text:
+            return text
+    return catalogue(lang).get(key) or catalogue("en").get(key)
+
+
 def t(key: str, lang: str | None = None, **params: Any) -> str:
     lang = lang if lang in LANGS else default_lang()
-    text = catalogue(lang).get(key) or catalogue("en").get(key) or key
+    text = _lookup(key, lang) or key
     if not params:
         return text
     said = {

@@ -46,6 +46,7 @@ class Event(StrEnum):
     PASSWORD_CHANGED = "password_changed"
     #: A user's console sessions were ended (password changed or reset, user deactivated).
     SESSIONS_ENDED = "sessions_ended"
+    USER_PASSWORD_RESET = "user_password_reset"
     CAMPAIGN_CREATED = "campaign_created"
     #: A launch of an existing campaign began (adds the rows it does not have yet).
     CAMPAIGN_RELAUNCHED = "campaign_relaunched"

@@ -277,3 +277,18 @@ def change_password(
             now=app.clock.now(),
             keep_token=keep_token,
         )
+
+
+def reset_password(app: App, login: str, password: str, actor: str) -> None:
+    """An admin sets a new password for a user who lost theirs (the console's users page).
+    The user's open sessions end; the audit names who reset whose password (never the
+    password)."""
+    if len(password) < MIN_PASSWORD:
+        raise UsageError("error.user_password_short", min=MIN_PASSWORD)
+    with app.db.transaction() as session:
+        authorize(session, actor, Permission.MANAGE_USERS)
+        user = _user(session, login)
+        user.password_hash = hash_password(password)
+        user.failed_logins, user.locked_until = 0, None
+        audit.record(session, audit.Event.USER_PASSWORD_RESET, actor, login=login)
+        end_all_for_user(session, user.id, Ended.PASSWORD_CHANGED, actor, now=app.clock.now())

@@ -74,7 +74,7 @@ def test_team_lead_runs_a_bulk_outreach_from_a_1c_export(demo_page, demo_console
 
     # 1-2. upload, and see how the file was read
     page.locator('input[type="file"]').set_input_files(str(LIST))
-    page.get_by_text("кодировка cp1251, разделитель ;").wait_for(timeout=30_000)
+    page.get_by_text("кодировка Windows-1251 (кириллица), разделитель ;").wait_for(timeout=30_000)
     page.get_by_text("Остальные колонки").wait_for()
     settle(page)
     shot(page, "bulk-01-preview")
@@ -87,8 +87,8 @@ def test_team_lead_runs_a_bulk_outreach_from_a_1c_export(demo_page, demo_console
     choose(
         page,
         "Канал или несколько каналов по порядку",
-        "email (email)",
-        "whatsapp-business (wa_business)",
+        "email (Почта)",
+        "whatsapp-business (WhatsApp Business)",
     )
     page.get_by_text("Порядок попыток: email → whatsapp-business.").wait_for()
     page.get_by_label("Тема *", exact=True).fill(SUBJECT)

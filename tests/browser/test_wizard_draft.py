@@ -29,7 +29,7 @@ def assert_all_there(page) -> None:  # type: ignore[no-untyped-def]
     settle(page)
     assert page.get_by_label("телефон", exact=True).input_value() == PHONE
     channels = page.locator("[data-testid='stMultiSelect']").first
-    assert "email (email)" in channels.inner_text()
+    assert "email (Почта)" in channels.inner_text()
     assert page.get_by_label("Тема *", exact=True).input_value() == SUBJECT
     assert page.get_by_label("Сообщение *", exact=True).input_value() == BODY
     page.get_by_text(FIRST_CLIENT).first.wait_for()
@@ -46,11 +46,11 @@ def test_the_wizard_survives_another_page_back_and_f5_until_discarded(
     open_wizard(page)
 
     page.locator('input[type="file"]').set_input_files(str(LIST))
-    page.get_by_text("кодировка cp1251, разделитель ;").wait_for(timeout=30_000)
+    page.get_by_text("кодировка Windows-1251 (кириллица), разделитель ;").wait_for(timeout=30_000)
     settle(page)
     choose(page, "телефон", PHONE)
     settle(page)
-    choose(page, "Канал или несколько каналов по порядку", "email (email)")
+    choose(page, "Канал или несколько каналов по порядку", "email (Почта)")
     settle(page)
     page.get_by_label("Тема *", exact=True).fill(SUBJECT)
     page.get_by_label("Тема *", exact=True).press("Enter")

@@ -84,7 +84,7 @@ def test_a_1c_export_is_read_previewed_and_its_columns_suggested(deployment):
     at = upload(run_page(PAGE, role="team_lead"))
     assert not at.exception
     assert (
-        "**clients_1c_cp1251.csv**: строк — 10, кодировка **cp1251**, разделитель **;**."
+        "**clients_1c_cp1251.csv**: строк — 10, кодировка **Windows-1251 (кириллица)**, разделитель **;**."
         in texts(at.markdown)
     )
     preview = table(at, "Комментарий")
@@ -156,7 +156,7 @@ def test_team_lead_checks_the_list_and_sees_counts_per_reason(deployment):
     ) in texts(at.markdown)
     cost = table(at, "Категория")
     assert cost.iloc[0].to_dict() == {
-        "Категория": "utility",
+        "Категория": "сервисное",
         "Страна": "RU",
         "Сообщений": 2,
         "Цена": "0.04 USD",
@@ -222,7 +222,7 @@ def test_whatsapp_template_parameters_come_from_columns(deployment):
     at = compose(upload(run_page(PAGE, role="team_lead")))
     template = at.selectbox(key="bulk_template")
     assert template.options == [
-        "Шаблон канала по умолчанию: hello:ru (utility)",
+        "Шаблон канала по умолчанию: hello:ru (сервисное)",
         "hello:ru",
         "order_ready:ru",
     ]

@@ -28,7 +28,7 @@ def test_campaign_charts_show_its_funnel_statuses_failures_and_times(console_app
     # each of the five messages once, under the furthest status it reached
     per_status = {t["name"]: sum(t["y"]) for t in over_time["data"]}
     assert per_status == {"read": 1, "delivered": 1, "sent": 1, "held": 1, "failed": 1}
-    assert failures["data"][0]["y"] == ["not reachable · 131026"]
+    assert failures["data"][0]["y"] == ["not reachable (code 131026)"]
     assert failures["data"][0]["x"] == [1]
     minutes = {t["name"]: t["y"] for t in times["data"]}
     assert minutes["to read"] == [12.0, 0]  # telegram read after 12 minutes; wa-business never

@@ -57,7 +57,7 @@ def test_admin_creates_a_channel_sees_it_connected_and_never_sees_the_token_agai
     assert "Connected (checked" in at.success[1].value
     channels = table(at, "Rate, burst").set_index("Name")
     assert channels.loc["support-bot", "Status"] == "Connected"
-    assert channels.loc["support-bot", "Rate, burst"] == "12/s · 30"
+    assert channels.loc["support-bot", "Rate, burst"] == "12 a second, bursts of up to 30"
     # masked from now on: only the tail, never the token, not even in the form's state
     assert at.text_input(key="ch_cred_support-bot_bot_token").placeholder == "••••9f8e"
     assert at.text_input(key="ch_cred_support-bot_bot_token").value == ""
@@ -111,10 +111,10 @@ def test_team_lead_checks_a_channel_now_and_reads_the_error(console_app, seeded)
 
 def test_gray_whatsapp_initiation_needs_the_risk_acknowledgement(console_app, seeded):  # noqa: F811
     at = run_page(PAGE, role="team_lead", lang="en", ch_pick="whatsapp")
-    assert "Disabled: tickets on this channel are refused" in page_text(at)
+    assert "Off: writing first from this number is not allowed" in page_text(at)
     at.toggle(key="ch_r10_enable_whatsapp").set_value(True).run()
     at.button(key="ch_r10_apply_whatsapp").click().run()
-    assert "can get the number banned by WhatsApp for good" in at.error[0].value
+    assert "may get the number banned for good" in at.error[0].value
     assert not channel(console_app, "whatsapp").initiation_enabled
     at.checkbox(key="ch_r10_ack_whatsapp").check().run()
     at.button(key="ch_r10_apply_whatsapp").click().run()

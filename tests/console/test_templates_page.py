@@ -22,12 +22,12 @@ def test_templates_with_status_filters_and_preview(console_app, seeded):  # noqa
     assert not at.exception
     table = at.dataframe[1].value
     assert list(table["Name"]) == ["black_friday", "hde_first_contact"]
-    assert list(table["Status"]) == ["PENDING", "APPROVED"]
-    assert list(table["Category"]) == ["MARKETING", "UTILITY"]
+    assert list(table["Status"]) == ["in review", "approved"]
+    assert list(table["Category"]) == ["marketing", "utility"]
     assert list(table["Parameters"]) == ["1, 2", "1, 2"]
     assert "A team lead or an admin can sync templates." in [c.value for c in at.caption]
 
-    at.multiselect(key="tp_f_status").select("APPROVED").run()
+    at.multiselect(key="tp_f_status").select("approved").run()
     assert list(at.dataframe[1].value["Name"]) == ["hde_first_contact"]
     assert "1 of 2 template(s)." in [c.value for c in at.caption]
     # the preview: the body with sample values in place of {{1}} and {{2}}

@@ -47,3 +47,38 @@ def test_the_last_admin_and_oneself_are_protected(console_app):
     at.button(key="us_save_role").click().run()
     assert "admin is the last active admin" in at.error[0].value
     assert authenticate(console_app, "admin", PASSWORD).role.value == "admin"
+
+
+def test_admin_resets_a_lost_password(console_app):
+    """Issue 16.9: admins could not reset a user's password."""
+    from sqlalchemy import select
+
+    from hde_core.db.models import AuditEvent
+
+    at = run_page(PAGE, role="admin")
+    at.selectbox(key="us_pick").select("agent").run()
+    at.text_input(key="us_reset_password_agent").input("short")
+    at.button(key="us_reset").click().run()
+    assert at.error[0].value.startswith("Пароль слишком короткий")
+    assert at.text_input(key="us_reset_password_agent").value == ""  # never kept in the form
+    assert authenticate(console_app, "agent", PASSWORD) is not None  # nothing changed
+    at.text_input(key="us_reset_password_agent").input("brand-new-pass-7")
+    at.button(key="us_reset").click().run()
+    assert not at.exception
+    assert at.success[0].value.startswith("Пароль agent изменён.")
+    assert authenticate(console_app, "agent", PASSWORD) is None
+    assert authenticate(console_app, "agent", "brand-new-pass-7").role.value == "agent"
+    with console_app.db.reader() as s:
+        event = s.scalars(select(AuditEvent).where(AuditEvent.event == "user_password_reset")).one()
+    assert (event.actor, event.data) == ("admin", {"login": "agent"})
+
+
+def test_only_an_admin_resets_passwords_below_the_console(console_app):
+    import pytest
+
+    from hde_core.services.authz import NotAllowed
+    from hde_core.services.users import reset_password
+
+    with pytest.raises(NotAllowed):
+        reset_password(console_app, "agent", "brand-new-pass-7", "team_lead")
+    assert authenticate(console_app, "agent", PASSWORD) is not None

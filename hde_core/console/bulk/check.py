@@ -8,6 +8,7 @@ import streamlit as st
 from hde_core.console import tr
 from hde_core.console.bulk import Wizard, downloads
 from hde_core.console.bulk.message import Message
+from hde_core.console.words import template_category
 from hde_core.domain.roles import Permission
 from hde_core.errors import HdeError
 from hde_core.services import bulk, bulk_runs
@@ -168,7 +169,7 @@ def cost(w: Wizard, found: bulk.Check) -> None:
     st.dataframe(
         [
             {
-                tr("bulk.cost.col.category"): line.category,
+                tr("bulk.cost.col.category"): template_category(line.category),
                 tr("bulk.cost.col.country"): line.country,
                 tr("bulk.cost.col.messages"): line.messages,
                 tr("bulk.cost.col.price"): (

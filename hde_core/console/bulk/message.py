@@ -11,6 +11,7 @@ from hde_core.console import formatter, tr
 from hde_core.console.bulk import Wizard
 from hde_core.console.previews import show as show_preview
 from hde_core.console.previews import test_send
+from hde_core.console.words import template_category
 from hde_core.domain.channels import ChannelKind
 from hde_core.errors import HdeError
 from hde_core.services import bulk, previews
@@ -37,7 +38,8 @@ def channels(w: Wizard) -> tuple[dict[str, bulk.ChannelChoice], list[str]] | Non
         return None
     off = tr("bulk.channels.unavailable")
     labels = {
-        c.name: f"{c.name} ({c.kind})" + ("" if c.available else f" — {off}")
+        c.name: f"{c.name} ({tr('channels_page.kind.' + c.kind)})"
+        + ("" if c.available else f" — {off}")
         for c in choices.values()
     }
     S["bulk_channels"] = [c for c in S.get("bulk_channels", []) if c in choices]
@@ -45,6 +47,7 @@ def channels(w: Wizard) -> tuple[dict[str, bulk.ChannelChoice], list[str]] | Non
         tr("bulk.channels.label"),
         list(choices),
         key="bulk_channels",
+        select_all=False,  # Streamlit's "Select all" speaks English only
         format_func=labels.__getitem__,
         help=tr("bulk.channels.help"),
         placeholder=tr("bulk.channels.placeholder"),
@@ -124,7 +127,7 @@ def _wa_template(
     st.markdown(tr("bulk.wa.title", channel=wa.channel))
     by_ref = {tpl.ref: tpl for tpl in wa.templates}
     default_label = (
-        tr("bulk.wa.default", ref=wa.default, category=wa.default_category)
+        tr("bulk.wa.default", ref=wa.default, category=template_category(wa.default_category or ""))
         if wa.default
         else tr("bulk.wa.no_default")
     )
@@ -137,7 +140,7 @@ def _wa_template(
     )
     template = by_ref.get(ref) if ref else None
     if template is not None:
-        st.caption(tr("bulk.wa.category", category=template.category))
+        st.caption(tr("bulk.wa.category", category=template_category(template.category)))
         for column, name in zip(
             st.columns(max(1, len(template.params))), template.params, strict=False
         ):

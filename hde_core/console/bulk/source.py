@@ -6,6 +6,8 @@ import streamlit as st
 
 from hde_core.console import tr
 from hde_core.console.bulk import Wizard
+from hde_core.console.widgets import file_picker
+from hde_core.console.words import encoding as encoding_words
 from hde_core.errors import HdeError
 from hde_core.services import bulk
 from hde_core.services.bulk import drafts
@@ -22,10 +24,11 @@ def upload(w: Wizard) -> tuple[bulk.Upload, bulk.ListFacts] | None:
     S = st.session_state
     st.subheader(tr("bulk.step.upload"))
     limit = w.app.settings.upload_limit_mb
-    file = st.file_uploader(
+    file = file_picker(  # our words, not Streamlit's English; the core checks the type
         tr("bulk.upload.label"),
-        type=["csv", "txt", "tsv", "xlsx", "xls"],  # .xls: the core explains what to do
-        max_upload_size=limit,
+        tr("words.upload_button"),
+        tr("words.upload_limits", limit=limit),
+        limit_mb=limit,
         key=f"bulk_file_{S.get('bulk_round', 0)}",
         help=tr("bulk.upload.help", limit=limit),
         on_change=_file_changed,
@@ -79,7 +82,7 @@ def preview(w: Wizard, upload: bulk.Upload, facts: bulk.ListFacts) -> None:
                 "bulk.preview.csv",
                 name=facts.name,
                 rows=facts.rows,
-                encoding=facts.encoding,
+                encoding=encoding_words(facts.encoding),
                 delimiter=delimiter,
             )
         )
