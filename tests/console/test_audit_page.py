@@ -18,7 +18,7 @@ def test_trail_of_a_ticket_by_number(console_app, seeded):  # noqa: F811
     )
     assert "Part of campaign black-friday." in [c.value for c in at.caption]
     messages = at.dataframe[0].value
-    assert list(messages["Kind"]) == ["WhatsApp template message", "text message"]
+    assert list(messages["Kind"]) == ["template", "text"]
     assert list(messages["Status"]) == ["delivered", "held"]
     trail = at.dataframe[1].value
     assert list(trail["What"]) == ["Ticket created", "Message queued", "Message queued"]
