@@ -32,12 +32,7 @@ from hde_core.db.models import (
     Message,
 )
 from hde_core.dispatch.channels import ChannelLimits, sendable_channel, sendable_channels
-from hde_core.dispatch.ratelimit import (
-    lock_bucket,
-    seconds_until,
-    slot_tolerance,
-    whole_tokens,
-)
+from hde_core.dispatch.ratelimit import lock_bucket, seconds_until, whole_tokens
 from hde_core.domain.campaigns import SENDABLE
 from hde_core.domain.channels import ConnectionStatus
 from hde_core.domain.statuses import CLAIMABLE, HANDED_OVER, MessageStatus
@@ -71,12 +66,6 @@ class Claimed:
     attempts: int
     max_attempts: int
     worker_id: str
-    #: The message's send slot (rate limit): hand it over at this instant, not before.
-    #: ``None``: at once.
-    not_before: datetime | None = None
-    #: The slot is missed after this instant (a stalled worker): the message goes back to
-    #: the queue instead of arriving in a bunch with the slots after it.
-    send_by: datetime | None = None
 
 
 @dataclass
@@ -90,6 +79,9 @@ class ClaimResult:
     idle: bool = False
     #: Another worker was claiming on this channel at the same moment.
     busy: bool = False
+    #: The channel's limits as this claim read them (the worker paces its sends by them).
+    rate: float = 0.0
+    burst: int = 1
 
 
 def due_filter(now: datetime) -> Any:
@@ -224,10 +216,11 @@ def claim_channel(
     ``borrow`` (single tickets sent at once) takes what is due even when the bucket is
     empty; the debt delays the dispatcher's next claims on that channel instead.
 
-    ``lookahead`` (the dispatcher) also takes the tokens of the next that many seconds;
-    each such message carries its send slot (:attr:`Claimed.not_before`). When no token
-    is there yet, the claim waits until half a lookahead of them has accrued, so the
-    workers claim in batches (a few claims a second) instead of one message per claim.
+    ``lookahead`` (the dispatcher) also takes the tokens of the next that many seconds:
+    the worker's :class:`~hde_core.dispatch.pacing.Pacer` sends them at the channel's pace,
+    so sends in flight overlap whatever the provider's answer time. When no token is there
+    yet, the claim waits until half a lookahead of them has accrued, so a worker claims in
+    batches (a few claims a second) instead of one message per claim.
     """
     now = app.clock.now()
     with app.db.transaction() as session:
@@ -247,10 +240,12 @@ def claim_channel(
             if allowance.available < 1 and want < chunk:
                 # nothing may go at once: come back when a useful batch of slots is free
                 return ClaimResult(
-                    wait=seconds_until(allowance.ahead(lookahead), limits.rate, chunk)
+                    wait=seconds_until(allowance.ahead(lookahead), limits.rate, chunk),
+                    rate=limits.rate,
+                    burst=limits.burst,
                 )
         if want <= 0:
-            return ClaimResult(wait=allowance.wait())
+            return ClaimResult(wait=allowance.wait(), rate=limits.rate, burst=limits.burst)
         picked: list[tuple[int, int | None]] = []
         if ids is not None:
             picked = _pick(session, channel_id, _ALL, now, want, ids)
@@ -266,7 +261,7 @@ def claim_channel(
         if limits.per_recipient:
             picked = _one_per_recipient(picked)
         if not picked:
-            return ClaimResult(idle=True)
+            return ClaimResult(idle=True, rate=limits.rate, burst=limits.burst)
         message_ids = [mid for mid, _ in picked]
         table = cast(Table, Message.__table__)  # Core, not the ORM's bulk update: same SQL
         m = table.c
@@ -296,33 +291,22 @@ def claim_channel(
             )
             .all()
         )
-        if not borrow:  # slots count from now, when the claim is done, not from its start
-            allowance = allowance.at(app.clock.now(), limits.burst)
-        slots = [0.0] * len(rows) if borrow else allowance.slots(len(rows))
         allowance.spend(len(rows))
         if limits.per_recipient:
             identities = [mid for _, mid in picked if mid is not None]
             if identities:
-                # counted from the last slot of this claim: a recipient's two messages are
-                # at least the interval apart at the provider, not only at the claims
-                last = max(slots, default=0.0)
+                # counted from the latest moment this claim's sends may go (its lookahead):
+                # a recipient's two messages are the interval apart at the provider
                 session.execute(
                     update(ContactIdentity)
                     .where(ContactIdentity.id.in_(identities))
                     .values(
-                        next_send_at=allowance.now + timedelta(seconds=last + limits.per_recipient)
+                        next_send_at=now
+                        + timedelta(seconds=(0.0 if borrow else lookahead) + limits.per_recipient)
                     )
                     .execution_options(synchronize_session=False)
                 )
-        claimed = _snapshot(
-            app,
-            session,
-            limits,
-            sorted(rows, key=lambda r: r.id),
-            worker_id,
-            [allowance.now + timedelta(seconds=x) if x > 0 else None for x in slots],
-            timedelta(seconds=slot_tolerance(limits.rate, limits.burst)),
-        )
+        claimed = _snapshot(app, session, limits, sorted(rows, key=lambda r: r.id), worker_id)
         add_audit(
             session,
             audit.Event.MESSAGE_SENDING,
@@ -332,7 +316,7 @@ def claim_channel(
                 for c in claimed  # one row per claimed message
             ],
         )
-        return ClaimResult(claimed=claimed)
+        return ClaimResult(claimed=claimed, rate=limits.rate, burst=limits.burst)
 
 
 def _one_per_recipient(picked: list[tuple[int, int | None]]) -> list[tuple[int, int | None]]:
@@ -395,12 +379,10 @@ def _snapshot(
     limits: ChannelLimits,
     rows: Sequence[Any],
     worker_id: str,
-    not_before: Sequence[datetime | None],
-    tolerance: timedelta,
 ) -> list[Claimed]:
     smtp_urls: dict[int, str | None] = {}
     out: list[Claimed] = []
-    for m, slot in zip(rows, not_before, strict=True):
+    for m in rows:
         payload = dict(m.payload or {})
         transport: dict[str, Any] = {}
         department_id = payload.get("department_id")
@@ -433,8 +415,6 @@ def _snapshot(
                 attempts=m.attempts,
                 max_attempts=limits.max_attempts,
                 worker_id=worker_id,
-                not_before=slot,
-                send_by=None if slot is None else slot + tolerance,
             )
         )
     return out

@@ -11,17 +11,13 @@ between a claim and the provider (an event loop or the network holding a send ba
 little), so no one-second window at the provider exceeds ``rate + burst``. A new bucket
 starts as an idle one is, with its capacity: no more than any idle channel may send at once.
 
-**Send slots, not a cap per claim** (issue 14.2). A claim may take tokens that have not
-accrued yet, up to ``lookahead`` seconds ahead: the bucket goes below zero and each
-message gets the instant its token accrues (:meth:`Allowance.slots`), at which the
-worker hands it over. Tokens therefore accrue by elapsed time whatever a claim cycle or
-the provider's answer costs, the sends of all workers follow one schedule of slots
-``1 / rate`` apart, and sends in flight overlap freely. In any window of T seconds at
-most ``rate × T + capacity`` slots fall, whatever the number of workers. A send that
-comes later than :func:`slot_tolerance` after its slot (its worker stalled: a loaded
-machine, a long pause of the process) is not made: the message goes back to the queue
-(``retrying``, due at once, not counted as an attempt) and takes a new slot, so a stall
-never turns into a bunch of sends above the limit.
+**Claims ahead, sends paced** (issue 14.2). A claim may take tokens that have not accrued
+yet, up to ``lookahead`` seconds ahead (the bucket goes below zero), so claims need not
+keep up with every token: tokens accrue by elapsed time whatever a claim cycle or the
+provider's answer costs. When each claimed message leaves is decided by the channel's one
+sender (:mod:`hde_core.dispatch.senders`) at the moment it leaves
+(:mod:`hde_core.dispatch.pacing`), so sends in flight overlap freely and no one-second
+window at the provider exceeds ``rate + burst``.
 """
 
 from __future__ import annotations
@@ -44,16 +40,6 @@ _EPSILON = 1e-9
 def bucket_capacity(burst: int) -> int:
     """Tokens a bucket may hold: a quarter of the channel's burst (at least one), see above."""
     return max(1, math.ceil(burst / 4))
-
-
-def slot_tolerance(rate: float, burst: int) -> float:
-    """Seconds a send may come after its slot. The burst beyond the bucket's capacity is
-    the headroom for lateness: ``rate × tolerance`` late sends at most crowd a window,
-    so no one-second window at the provider holds more than ``rate + burst``. One slot of
-    that headroom is kept for the moment between this check and the request's write."""
-    if rate <= 0:
-        return math.inf
-    return max(1, burst - bucket_capacity(burst) - 1) / rate
 
 
 def refill(tokens: float, refilled_at: datetime, now: datetime, rate: float, burst: int) -> float:
@@ -92,23 +78,9 @@ class Allowance:
     def wait(self) -> float:
         return seconds_until(self.tokens, self.rate)
 
-    def at(self, later: datetime, burst: int) -> Allowance:
-        """The same locked bucket refilled up to ``later`` (time spent inside the claim
-        transaction accrues too, and send slots then start from the claim's end)."""
-        later = max(later, self.now)
-        tokens = refill(self.tokens, self.now, later, self.rate, burst)
-        return Allowance(row=self.row, tokens=tokens, rate=self.rate, now=later)
-
     def ahead(self, lookahead: float) -> float:
         """Tokens available when those of the next ``lookahead`` seconds count too."""
         return self.tokens + max(self.rate, 0.0) * max(lookahead, 0.0)
-
-    def slots(self, count: int) -> list[float]:
-        """Seconds from :attr:`now` until each of the next ``count`` tokens exists: 0 for a
-        token in the bucket, then one every ``1 / rate`` (the send slot of each message)."""
-        if self.rate <= 0:
-            return [0.0] * count
-        return [max(0.0, (i + 1 - self.tokens) / self.rate) for i in range(count)]
 
     def spend(self, count: int) -> None:
         """Take ``count`` tokens (the bucket may go into debt when ``count`` exceeds them:

@@ -39,18 +39,6 @@ DISCONNECTED_RECHECK = timedelta(minutes=1)
 RATE_LIMIT_PAUSE_SECONDS = 2.0
 #: A ``sent`` batch is recorded in statements of at most this many messages.
 _RECORD_CHUNK = 500
-#: The code of :data:`SLOT_MISSED`.
-SLOT_MISSED_CODE = "send_slot_missed"
-#: What the worker records for a message whose send slot passed while it stalled: nothing
-#: was sent, so it is due again at once and the attempt does not count
-#: (:func:`hde_core.dispatch.ratelimit.slot_tolerance`).
-SLOT_MISSED = Retry(
-    ErrorClass.RATE_LIMITED,
-    SLOT_MISSED_CODE,
-    "the worker was late for the message's send slot; it takes a new one",
-    after=0.0,
-    channel_wide=False,
-)
 
 
 def record_outcomes(
@@ -61,95 +49,17 @@ def record_outcomes(
     """Store each outcome with a guarded transition and its audit event, in one transaction."""
     now = app.clock.now()
     sent: list[tuple[Claimed, Sent]] = []
-    missed: list[Claimed] = []
     others: list[tuple[Claimed, SendOutcome]] = []
     for claimed, outcome in results:
-        if outcome is SLOT_MISSED:
-            missed.append(claimed)
-        elif outcome_status(outcome) == S.SENT:
+        if outcome_status(outcome) == S.SENT:
             sent.append((claimed, cast(Sent, outcome)))
         else:
             others.append((claimed, outcome))
     with app.db.transaction() as session:
         for start in range(0, len(sent), _RECORD_CHUNK):
             _record_sent(session, sent[start : start + _RECORD_CHUNK], now)
-        for start in range(0, len(missed), _RECORD_CHUNK):
-            _record_missed(session, missed[start : start + _RECORD_CHUNK], now)
         for claimed, outcome in others:
             _record(session, claimed, outcome, now, policy)
-
-
-def _record_missed(session: Session, batch: list[Claimed], now: datetime) -> None:
-    """Messages whose send slot passed while their worker stalled: nothing was sent, so
-    back to ``retrying``, due at once, the attempt not counted, the recipient's pacing
-    undone — a batch in three statements (a stalled worker misses many at once)."""
-    status = S.RETRYING
-    table = cast(Table, Message.__table__)
-    stmt = (
-        update(table)
-        .where(
-            table.c.id == bindparam("b_id"),
-            or_(*(table.c.status == s.value for s in recordable_from(status))),
-            table.c.lease_owner == bindparam("b_owner"),
-        )
-        .values(
-            status=status.value,
-            attempts=table.c.attempts - 1,
-            next_attempt_at=now,
-            error_class=SLOT_MISSED.error_class.value,
-            error_code=SLOT_MISSED.code,
-            error_text=SLOT_MISSED.text,
-            lease_owner=None,
-            lease_expires_at=None,
-            updated_at=now,
-        )
-    )
-    conn = session.connection()
-    changed = conn.execute(
-        stmt, [{"b_id": c.message.id, "b_owner": c.worker_id} for c in batch]
-    ).rowcount
-    mine = batch
-    if changed != len(batch):  # some were no longer ours (cancelled, uncertain meanwhile)
-        moved = set(
-            session.scalars(
-                select(Message.id).where(
-                    Message.id.in_([c.message.id for c in batch]),
-                    Message.status == status.value,
-                    Message.error_code == SLOT_MISSED.code,
-                    Message.updated_at == now,
-                )
-            )
-        )
-        mine = [c for c in batch if c.message.id in moved]
-    # nothing reached these recipients: undo the pacing their claims started (until then no
-    # other claim could reach the recipient, so its mark was at most the message's slot)
-    paced = [c for c in mine if c.identity_id is not None and c.not_before is not None]
-    if paced:
-        ident = cast(Table, ContactIdentity.__table__)
-        conn.execute(
-            update(ident)
-            .where(ident.c.id == bindparam("b_id"))
-            .values(next_send_at=bindparam("b_at")),
-            [{"b_id": c.identity_id, "b_at": c.not_before} for c in paced],
-        )
-    add_audit(
-        session,
-        audit.Event.MESSAGE_RETRYING,
-        now,
-        [
-            (
-                c,
-                {
-                    "error_class": SLOT_MISSED.error_class.value,
-                    "code": SLOT_MISSED.code,
-                    "text": SLOT_MISSED.text,
-                    "attempt": c.attempts,
-                    "retry_in_seconds": 0.0,
-                },
-            )
-            for c in mine
-        ],
-    )
 
 
 def _record_sent(session: Session, batch: list[tuple[Claimed, Sent]], now: datetime) -> None:

@@ -11,6 +11,9 @@ everything else in the worker (encode/httpx#3215); ``aiohttp``'s pool does not.
   headers ``httpx`` would send; anything else (files, forms, cookies, auth, streaming,
   per-call timeouts) takes ``httpx``'s own path.
 - :class:`AiohttpTransport` carries that own path over the same ``aiohttp`` pool.
+- Both take the send's turn at its channel's pace (:class:`~hde_core.dispatch.pacing.Gate`)
+  where the request is written: its body waits for it (a request without a body waits
+  before it starts).
 """
 
 from __future__ import annotations
@@ -22,6 +25,27 @@ from typing import Any
 
 import aiohttp
 import httpx
+
+from hde_core.dispatch.pacing import GATE, Gate
+
+
+class _PacedBody(aiohttp.payload.BytesPayload):
+    """A request body written only once the send's turn at its channel's pace has come
+    (:class:`~hde_core.dispatch.pacing.Gate`). ``aiohttp`` sends the buffered headers with
+    the body's first bytes, so the whole request leaves the moment the turn is taken —
+    after the connection is open, with nothing left between the turn and the socket."""
+
+    def __init__(self, value: bytes, gate: Gate) -> None:
+        super().__init__(value)
+        self._gate = gate
+
+    async def write_with_length(self, writer: Any, content_length: int | None) -> None:
+        await self._gate.wait()
+        await super().write_with_length(writer, content_length)
+
+    async def write(self, writer: Any) -> None:
+        await self._gate.wait()
+        await super().write(writer)
 
 
 class _Pool:
@@ -57,12 +81,19 @@ class _Pool:
         timeout = aiohttp.ClientTimeout(
             total=None, sock_connect=timeouts.get("connect"), sock_read=timeouts.get("read")
         )
+        gate = GATE.get()
+        data: Any = body
+        if gate is not None and not gate.passed:
+            if body:
+                data = _PacedBody(body, gate)
+            else:
+                await gate.wait()
         try:
             async with self.session().request(
                 method,
                 url,
                 headers=headers,
-                data=body,
+                data=data,
                 allow_redirects=False,
                 timeout=timeout,
             ) as response:

@@ -2,12 +2,15 @@
 
 One worker keeps up to ``concurrency`` sends in flight. Three tasks share it:
 
-- the **claimer** asks each sendable channel for as many due messages as its
-  shared token bucket allows (:func:`~hde_core.dispatch.claim.claim_channel`:
-  committed as ``sending`` before any network call) and starts one send per
-  message; when nothing is due it sleeps until a token, a paused channel or the
-  poll interval comes;
-- the **senders** call the adapters (httpx / aiosmtplib) concurrently;
+- the **claimer** asks each sendable channel it is the sender of
+  (:mod:`~hde_core.dispatch.senders`: one worker per channel at a time) for as many
+  due messages as its shared token bucket allows, ``pace_ahead`` seconds ahead
+  (:func:`~hde_core.dispatch.claim.claim_channel`: committed as ``sending`` before any
+  network call) and starts one send per message; when nothing is due it sleeps until a
+  token, a paused channel or the poll interval comes;
+- the **senders** wait for their turn at the channel's pace
+  (:class:`~hde_core.dispatch.pacing.Pacer`), then call the adapters (httpx /
+  aiosmtplib) concurrently;
 - the **recorder** stores finished outcomes in batches with guarded transitions.
 
 Database work runs in threads so sending never waits for it. ``stop()`` (SIGTERM)
@@ -21,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import os
 import random
 import socket
@@ -28,7 +32,7 @@ import threading
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime
 from typing import Any, TypeVar
 
 import httpx
@@ -40,22 +44,21 @@ from hde_core.db.models import WorkerHeartbeat
 from hde_core.dispatch import periodic
 from hde_core.dispatch.channels import sendable_channels
 from hde_core.dispatch.claim import (
-    DEFAULT_LEASE,
     Claimed,
     claim_channel,
     new_worker_id,
     nothing_due,
 )
-from hde_core.dispatch.record import SLOT_MISSED, record_outcomes
+from hde_core.dispatch.options import WorkerOptions, WorkerStats
+from hde_core.dispatch.pacing import GATE, Gate, Pacer
+from hde_core.dispatch.record import record_outcomes
 from hde_core.dispatch.send import AdapterCache, send_one
+from hde_core.dispatch.senders import SenderLocks
 from hde_core.dispatch.transport import DispatchClient
 from hde_core.domain.outcomes import (
     Disconnected,
-    Fail,
-    Hold,
     Retry,
     SendOutcome,
-    Sent,
 )
 
 log = logging.getLogger("hde.worker")
@@ -71,55 +74,8 @@ HEARTBEAT_EVERY = 10.0
 LOCAL_DISCONNECT_PAUSE = 1.0
 #: How long adapters (and decrypted credentials) are reused before re-reading the channel.
 ADAPTER_TTL = 5.0
-
-
-@dataclass
-class WorkerOptions:
-    #: Sends in flight at once.
-    concurrency: int = 100
-    #: Most messages claimed in one transaction.
-    batch: int = 100
-    lease: timedelta = DEFAULT_LEASE
-    #: Seconds between looks at a channel that had nothing due.
-    poll_interval: float = 0.5
-    #: HTTP timeout of provider calls (None: the adapters' default).
-    http_timeout: float | None = None
-    #: Return when nothing is due now and nothing is in flight (``hde send --wait``).
-    until_idle: bool = False
-    run_periodic_jobs: bool = True
-    #: Outcomes recorded per transaction at most.
-    record_batch: int = 500
-    #: Seconds the recorder waits for more outcomes while sends are in flight (a paced
-    #: channel's answers come one by one; recording each alone costs CPU per message).
-    record_linger: float = 0.2
-    #: Seconds of a channel's rate claimed ahead; each message waits for its send slot in
-    #: its own task, so pacing depends neither on the claim cycle nor on the provider's
-    #: answer time (:mod:`hde_core.dispatch.ratelimit`). Off by default for now: with three
-    #: processes on a loaded machine the provider saw windows 1-5 % above limit + burst
-    #: (issue 14.2, see bench/RESULTS.md); ``hde worker --pace-ahead 0.5`` turns it on.
-    pace_ahead: float = 0.0
-
-
-@dataclass
-class WorkerStats:
-    claimed: int = 0
-    sent: int = 0
-    retrying: int = 0
-    held: int = 0
-    failed: int = 0
-    disconnected: int = 0
-
-    def count(self, outcome: SendOutcome) -> None:
-        if isinstance(outcome, Sent):
-            self.sent += 1
-        elif isinstance(outcome, Retry):
-            self.retrying += 1
-        elif isinstance(outcome, Hold):
-            self.held += 1
-        elif isinstance(outcome, Fail):
-            self.failed += 1
-        else:
-            self.disconnected += 1
+#: How long the list of sendable channels is reused between claim rounds.
+CHANNELS_TTL = 1.0
 
 
 @dataclass
@@ -129,6 +85,8 @@ class _Round:
     wake_in: float | None = None
     #: Some channel was short of tokens or busy: work is waiting, just not this instant.
     waiting: bool = False
+    #: Some channel is sent by another worker (``until_idle`` waits for it, not claims).
+    elsewhere: bool = False
 
 
 class Worker:
@@ -157,9 +115,13 @@ class Worker:
         self._adapters_at: dict[int, float] = {}
         #: When a channel's bucket has its next batch of send slots (it told this worker).
         self._token_at: dict[int, float] = {}
-        #: Channels this worker has finished a send on (its HTTP session and a connection
-        #: exist): only these are claimed ahead.
-        self._warm: set[int] = set()
+        #: Each channel's pace on this worker, and its messages claimed and still waiting
+        #: for their turn (a claim takes no more than ``pace_ahead`` of them).
+        self._pacers: dict[int, Pacer] = {}
+        self._queued: dict[int, int] = {}
+        self._senders = SenderLocks(app)
+        self._channels: tuple[list[int], datetime | None] = ([], None)
+        self._channels_until = 0.0
         self._rotation = random.randrange(1_000)
         self._db_turn = threading.Lock() if app.db.is_sqlite else None
 
@@ -199,13 +161,30 @@ class Worker:
 
         async def send(claimed: Claimed) -> None:
             nonlocal inflight
+            channel = claimed.channel_id
+            waiting = [True]
+
+            def passed() -> None:  # this send no longer waits for its turn
+                if waiting[0]:
+                    waiting[0] = False
+                    self._queued[channel] = self._queued.get(channel, 1) - 1
+
             try:
-                if await self._until_slot(claimed):
-                    outcome = await send_one(adapters.get(claimed.channel_id), claimed)
-                    self._warm.add(claimed.channel_id)
-                else:
-                    outcome = SLOT_MISSED
-                self._note_pause(claimed.channel_id, outcome)
+                pacer = self._pacers.get(channel)
+                if pacer is None:
+                    passed()
+                elif claimed.message.kind == "email":  # SMTP: no hook at the wire; turn here
+                    try:
+                        await pacer.turn()
+                    finally:
+                        passed()
+                else:  # HTTP: the transport takes the turn once it holds a connection
+                    GATE.set(Gate(pacer, passed))
+                try:
+                    outcome = await send_one(adapters.get(channel), claimed)
+                finally:
+                    passed()
+                self._note_pause(channel, outcome)
             finally:
                 inflight -= 1
                 slot_free.set()
@@ -266,6 +245,7 @@ class Worker:
                         continue
                 found = await asyncio.to_thread(self._locked, self._claim_round, adapters, free)
                 for claimed in found.claimed:
+                    self._queued[claimed.channel_id] = self._queued.get(claimed.channel_id, 0) + 1
                     inflight += 1
                     unrecorded += 1
                     settled.clear()
@@ -281,6 +261,8 @@ class Worker:
                     await _first(settled.wait(), self._stopping.wait())
                     if self._stopping.is_set() or await asyncio.to_thread(nothing_due, self.app):
                         break
+                    if found.elsewhere:  # another worker sends what is due: wait for it
+                        await self._sleep(found.wake_in)
                     continue
                 await self._sleep(found.wake_in)
         finally:
@@ -293,20 +275,11 @@ class Worker:
                 await side_task
             if own_http:
                 await http.aclose()
+            await _logged(self._senders.release_all)
             await _logged(self._heartbeat, False)
             if keeper is not None:
                 keeper.close()
         return self.stats
-
-    async def _until_slot(self, claimed: Claimed) -> bool:
-        """Wait for the message's send slot; False when the slot was missed (see
-        :func:`~hde_core.dispatch.ratelimit.slot_tolerance`)."""
-        if claimed.not_before is None:
-            return True
-        delay = (claimed.not_before - self.app.clock.now()).total_seconds()
-        if delay > 0:
-            await asyncio.sleep(min(delay, self.options.pace_ahead + 1.0))
-        return claimed.send_by is None or self.app.clock.now() <= claimed.send_by
 
     async def _sleep(self, seconds: float | None) -> None:
         assert self._stopping is not None
@@ -329,7 +302,12 @@ class Worker:
         if free <= 0:
             found.waiting = True
             return found
-        channels, resumes_at = sendable_channels(self.app)
+        mono = time.monotonic()
+        if self.options.until_idle or mono >= self._channels_until:
+            # read at most once a second while running (a claim checks its channel again)
+            self._channels = sendable_channels(self.app)
+            self._channels_until = mono + CHANNELS_TTL
+        channels, resumes_at = self._channels
         if resumes_at is not None:
             found.wake_in = max(0.0, (resumes_at - self.app.clock.now()).total_seconds())
         mono = time.monotonic()
@@ -346,6 +324,18 @@ class Worker:
                 continue
             if self._idle_until.get(channel_id, 0.0) > mono and not self.options.until_idle:
                 continue
+            if not self._senders.holds(channel_id):  # another worker sends it now
+                found.elsewhere = True
+                found.wake_in = _earliest(found.wake_in, self._senders.retry_in(channel_id))
+                continue
+            pacer = self._pacers.get(channel_id)
+            if pacer is not None:  # no more claimed ahead than the pace sends in pace_ahead
+                ahead = max(1, math.ceil(pacer.rate * self.options.pace_ahead))
+                room = min(room, ahead - self._queued.get(channel_id, 0))
+                if room <= 0:
+                    found.waiting = True
+                    found.wake_in = _earliest(found.wake_in, pacer.interval * max(1, ahead // 2))
+                    continue
             token_at = self._token_at.get(channel_id, 0.0)
             if token_at > mono:  # the bucket said when its next batch of slots is free
                 found.waiting = True
@@ -358,10 +348,13 @@ class Worker:
                 limit=room,
                 lease=self.options.lease,
                 rotate=self._rotation,
-                # no slots ahead until a send on the channel has finished: a cold start
-                # (session, first connections) would hand them all over late, together
-                lookahead=self.options.pace_ahead if channel_id in self._warm else 0.0,
+                lookahead=self.options.pace_ahead,
             )
+            if result.rate > 0:
+                if pacer is None:
+                    self._pacers[channel_id] = Pacer(result.rate, result.burst)
+                else:
+                    pacer.update(result.rate, result.burst)
             if result.claimed:
                 self._idle_until.pop(channel_id, None)
                 self._refresh_adapter(adapters, channel_id, mono)

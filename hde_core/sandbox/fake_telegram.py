@@ -3,10 +3,14 @@
 (Unlike the sandbox's simulators it models no conversation: it answers as fast, or as
 slowly, as told, and records when each call arrived.)
 
+Each call's arrival time is the kernel's receive time of the request (``SO_TIMESTAMPNS``),
+not the instant this process got round to reading it: on a loaded machine a starved
+fake would otherwise stamp a backlog of requests with one time and invent bursts.
+
 It answers exactly what the Bot API answers (``{"ok":true,"result":{…}}`` or
 ``{"ok":false,"error_code":…,"description":…,"parameters":{"retry_after":…}}``), so
 the real :class:`~hde_core.channels.telegram.TelegramAdapter` talks to it over real
-sockets. A minimal HTTP/1.1 server on asyncio (keep-alive, Content-Length bodies):
+sockets. A minimal HTTP/1.1 server on asyncio's selector (keep-alive, Content-Length bodies):
 fast enough that a benchmark measures the dispatcher, not the fake.
 
 Behaviour per chat id is scripted: ``fake.script(chat_id, "500", "429:2", "ok")``
@@ -23,6 +27,8 @@ import contextlib
 import json
 import os
 import random
+import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -47,8 +53,25 @@ ANSWERS: dict[str, tuple[int, dict[str, Any]]] = {
 class Call:
     chat_id: int
     text: str
-    at: float  # time.time() when the request arrived
+    at: float  # when the request arrived: the kernel's receive time (epoch seconds)
     answer: str
+
+
+#: Linux's SO_TIMESTAMPNS (also the SCM type of its control message); not in ``socket``.
+SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
+
+
+class _Conn:
+    """One client connection: what has been read and not parsed, what waits to be sent."""
+
+    __slots__ = ("buffer", "closed", "out", "sock", "writing")
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.buffer = bytearray()
+        self.out = bytearray()
+        self.closed = False
+        self.writing = False
 
 
 class FakeTelegram:
@@ -65,7 +88,7 @@ class FakeTelegram:
         self._scripts: dict[int, deque[str]] = {}
         self._next_id = 0
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._server: asyncio.Server | None = None
+        self._conns: set[_Conn] = set()
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
 
@@ -82,11 +105,11 @@ class FakeTelegram:
 
     # -- the HTTP side ----------------------------------------------------------------------
 
-    def _answer(self, body: dict[str, Any]) -> tuple[str, int, dict[str, Any]]:
+    def _answer(self, body: dict[str, Any], at: float) -> tuple[str, int, dict[str, Any]]:
         chat_id = int(body.get("chat_id", 0))
         script = self._scripts.get(chat_id)
         answer = script.popleft() if script else self.default
-        self.calls.append(Call(chat_id, str(body.get("text", "")), time.time(), answer))
+        self.calls.append(Call(chat_id, str(body.get("text", "")), at, answer))
         if answer == "ok" or answer.startswith("sleep"):
             self._next_id += 1
             return (
@@ -117,55 +140,143 @@ class FakeTelegram:
         status, payload = ANSWERS[answer]
         return answer, status, payload
 
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    def _request(self, head: bytes, raw: bytes, at: float) -> tuple[bytes, float]:
+        """The answer to one request and how long to wait before giving it."""
+        path = head.split(b" ", 2)[1]
+        payload: dict[str, Any]
+        delay = 0.0
+        if head.startswith(b"GET /_calls"):  # control: what arrived (subprocess mode)
+            status, payload = 200, {"calls": [c.__dict__ for c in self.calls]}
+        elif not path.endswith(b"/sendMessage"):  # getMe, webhooks: a healthy bot
+            status = 200
+            payload = {"ok": True, "result": {"id": 1, "is_bot": True, "username": "fake_bot"}}
+        else:
+            answer, status, payload = self._answer(json.loads(raw or b"{}"), at)
+            if answer.startswith("sleep"):
+                delay = float(answer.partition(":")[2])
+            elif self.latency or self.jitter:
+                delay = max(0.0, self.latency + random.uniform(-self.jitter, self.jitter))
+        data = json.dumps(payload).encode()
+        return (
+            b"HTTP/1.1 %d X\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n"
+            % (status, len(data))
+            + data,
+            delay,
+        )
+
+    # A connection is read with ``recvmsg`` so that each request carries the kernel's
+    # receive time (SO_TIMESTAMPNS): when it reached this "provider", however late a loaded
+    # machine lets this process read it — as a real provider on another machine would see.
+
+    def _accept(self, listener: socket.socket) -> None:
+        assert self._loop is not None
+        while True:
+            try:
+                sock, _ = listener.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                return
+            sock.setblocking(False)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+            conn = _Conn(sock)
+            self._conns.add(conn)
+            self._loop.add_reader(sock.fileno(), self._readable, conn)
+
+    def _readable(self, conn: _Conn) -> None:
         try:
-            while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                length = 0
-                for line in head.split(b"\r\n")[1:]:
-                    name, _, value = line.partition(b":")
-                    if name.strip().lower() == b"content-length":
-                        length = int(value.strip())
-                raw = await reader.readexactly(length) if length else b"{}"
-                path = head.split(b" ", 2)[1]
-                payload: dict[str, Any]
-                if head.startswith(b"GET /_calls"):  # control: what arrived (subprocess mode)
-                    status, payload = 200, {"calls": [c.__dict__ for c in self.calls]}
-                elif not path.endswith(b"/sendMessage"):  # getMe, webhooks: a healthy bot
-                    status = 200
-                    payload = {
-                        "ok": True,
-                        "result": {"id": 1, "is_bot": True, "username": "fake_bot"},
-                    }
-                else:
-                    answer, status, payload = self._answer(json.loads(raw or b"{}"))
-                    if answer.startswith("sleep"):
-                        await asyncio.sleep(float(answer.partition(":")[2]))
-                    elif self.latency or self.jitter:
-                        delay = self.latency + random.uniform(-self.jitter, self.jitter)
-                        await asyncio.sleep(max(0.0, delay))
-                data = json.dumps(payload).encode()
-                writer.write(
-                    b"HTTP/1.1 %d X\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n"
-                    % (status, len(data))
-                    + data
-                )
-                await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
-            pass
-        except asyncio.CancelledError:  # the server is stopping
-            pass
-        finally:
-            writer.close()
+            data, ancillary, _, _ = conn.sock.recvmsg(1 << 16, socket.CMSG_SPACE(16))
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            self._close(conn)
+            return
+        if not data:
+            self._close(conn)
+            return
+        at = time.time()
+        for level, kind, raw in ancillary:
+            if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(raw) >= 16:
+                sec, nsec = struct.unpack("qq", raw[:16])
+                at = sec + nsec / 1e9
+        conn.buffer += data
+        while True:
+            end = conn.buffer.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            head = bytes(conn.buffer[: end + 4])
+            length = 0
+            for line in head.split(b"\r\n")[1:]:
+                name, _, value = line.partition(b":")
+                if name.strip().lower() == b"content-length":
+                    length = int(value.strip())
+            if len(conn.buffer) < end + 4 + length:
+                return
+            raw = bytes(conn.buffer[end + 4 : end + 4 + length])
+            del conn.buffer[: end + 4 + length]
+            answer, delay = self._request(head, raw, at)
+            assert self._loop is not None
+            if delay:
+                self._loop.call_later(delay, self._write, conn, answer)
+            else:
+                self._write(conn, answer)
+
+    def _write(self, conn: _Conn, data: bytes) -> None:
+        if conn.closed:
+            return
+        conn.out += data
+        self._flush(conn)
+
+    def _flush(self, conn: _Conn) -> None:
+        assert self._loop is not None
+        try:
+            sent = conn.sock.send(conn.out)
+        except (BlockingIOError, InterruptedError):
+            sent = 0
+        except OSError:
+            self._close(conn)
+            return
+        del conn.out[:sent]
+        if conn.out and not conn.writing:
+            conn.writing = True
+            self._loop.add_writer(conn.sock.fileno(), self._flush, conn)
+        elif not conn.out and conn.writing:
+            conn.writing = False
+            self._loop.remove_writer(conn.sock.fileno())
+
+    def _close(self, conn: _Conn) -> None:
+        if conn.closed:
+            return
+        conn.closed = True
+        assert self._loop is not None
+        with contextlib.suppress(Exception):
+            self._loop.remove_reader(conn.sock.fileno())
+            if conn.writing:
+                self._loop.remove_writer(conn.sock.fileno())
+        conn.sock.close()
+        self._conns.discard(conn)
 
     # -- running it -------------------------------------------------------------------------
 
     async def serve(self) -> None:
-        self._server = await asyncio.start_server(self._handle, self.host, self.port, backlog=1024)
-        self.port = self._server.sockets[0].getsockname()[1]
+        self._loop = asyncio.get_running_loop()
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind((self.host, self.port))
+        listener.listen(1024)
+        listener.setblocking(False)
+        self.port = listener.getsockname()[1]
+        self._loop.add_reader(listener.fileno(), self._accept, listener)
         self._ready.set()
-        async with self._server:
-            await self._server.serve_forever()
+        try:
+            await asyncio.Event().wait()  # until cancelled
+        finally:
+            self._loop.remove_reader(listener.fileno())
+            listener.close()
+            for conn in list(self._conns):
+                self._close(conn)
 
     def start(self) -> FakeTelegram:
         def run() -> None:

@@ -209,10 +209,11 @@ def send(
 @click.option(
     "--pace-ahead",
     type=click.FloatRange(0, 5),
-    default=0.0,
+    default=1.0,
     show_default=True,
-    help="Seconds of a paced channel's rate to claim ahead, each message sent at its own "
-    "slot (0: claim only the tokens there now).",
+    help="Seconds of a channel's rate to claim ahead; each message then leaves at the "
+    "channel's pace, so a slow provider does not slow the rate (0: claim only the tokens "
+    "the shared bucket holds now, the plain token bucket).",
 )
 @needs_app_as_process
 def worker(
