@@ -35,7 +35,14 @@ STAGES = ("queued", "sent", "delivered", "read")
 SEPARATORS = {"ru": ", ", "en": ".,"}
 #: The legend sits above the plot area (plotly widens the top margin for it), never on
 #: the axes.
-LEGEND = {"orientation": "h", "yanchor": "bottom", "y": 1.02, "xanchor": "left", "x": 0}
+LEGEND = {
+    "orientation": "h",
+    "yanchor": "bottom",
+    "y": 1.02,
+    "xanchor": "left",
+    "x": 0,
+    "traceorder": "normal",  # plotly reverses stacked bars by default: one order everywhere
+}
 CONFIG = {"displaylogo": False}
 
 
@@ -55,7 +62,8 @@ def count_axis(largest: float) -> dict[str, Any]:
         "tick0": 0,
         "dtick": count_step(largest),
         "tickformat": "d",
-        "range": [0, count_top(largest)],
+        # a little room above the top tick, so that it is drawn, not clipped at the edge
+        "range": [0, count_top(largest) * 1.04],
         "automargin": True,
     }
 
@@ -85,7 +93,11 @@ def funnel_figure(rows: Sequence[Mapping[str, Any]], lang: str) -> go.Figure:
             title += " · " + t("charts.no_delivery_data", lang=lang)
         titles.append(title)
     fig = make_subplots(
-        rows=max(1, len(rows)), cols=1, subplot_titles=titles, vertical_spacing=0.12
+        rows=max(1, len(rows)),
+        cols=1,
+        subplot_titles=titles,
+        vertical_spacing=0.12,
+        row_heights=[len(stages) for stages in stages_of] or None,  # a stage is a stage tall
     )
     for i, (row, stages) in enumerate(zip(rows, stages_of, strict=True), start=1):
         fig.add_trace(
