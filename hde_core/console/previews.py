@@ -46,7 +46,8 @@ def show(shown: RenderedPreview, prefix: str) -> None:
         st.warning(tr("previews.doubled_greeting"))
     for i, message in enumerate(shown.messages):
         _message(message, f"{prefix}_{i}")
-    if any("{{" in m.text or m.kind == "email" for m in shown.messages):
+    number = str(shown.ticket_id)
+    if any(number in f"{m.subject or ''} {m.text}" for m in shown.messages):
         st.caption(tr("previews.ticket_number", id=shown.ticket_id))
 
 
@@ -72,7 +73,7 @@ def _message(message: PreviewMessage, key: str) -> None:
         st.text(message.text)
 
 
-def test_send(
+def offer_test_send(
     prefix: str,
     user: ConsoleUser,
     kind: str,
@@ -165,7 +166,7 @@ def ticket_preview(user: ConsoleUser, request: TicketRequest, kind: str) -> None
         return
     with st.container(border=True, key="nt_preview"):
         show(shown, "nt_preview")
-    test_send(
+    offer_test_send(
         "nt_test",
         user,
         kind,

@@ -9,8 +9,8 @@ import streamlit as st
 
 from hde_core.console import formatter, tr
 from hde_core.console.bulk import Wizard
+from hde_core.console.previews import offer_test_send
 from hde_core.console.previews import show as show_preview
-from hde_core.console.previews import test_send
 from hde_core.console.words import template_category
 from hde_core.domain.channels import ChannelKind
 from hde_core.errors import HdeError
@@ -189,7 +189,7 @@ def _preview(
     with st.container(border=True, key="bulk_preview"):
         show_preview(shown, "bulk_preview")
     number = shown.row_number or 1
-    test_send(
+    offer_test_send(
         "bulk_test",
         w.user,
         shown.channel_kind,
