@@ -156,6 +156,20 @@ def _sender_chat(sender: dict[str, Any]) -> str | None:
     return None
 
 
+def _quoted(message_data: dict[str, Any], chat: str) -> tuple[str, ...]:
+    """The message the client quoted (answered), as our provider id ``chatId_idMessage``:
+    ``quotedMessage.stanzaId``, or in the older ``quotedMessage`` type
+    ``extendedTextMessageData.stanzaId``."""
+    for holder in (
+        _dict(message_data.get("quotedMessage")),
+        _dict(message_data.get("extendedTextMessageData")),
+    ):
+        stanza = holder.get("stanzaId")
+        if isinstance(stanza, str) and stanza.strip():
+            return (message_id(chat, stanza.strip()),)
+    return ()
+
+
 def parse_notification(data: dict[str, Any]) -> list[ev.WebhookEvent]:
     """One Green-API webhook in our vocabulary."""
     kind = data.get("typeWebhook")
@@ -179,6 +193,7 @@ def parse_notification(data: dict[str, Any]) -> list[ev.WebhookEvent]:
                 display_name=name if isinstance(name, str) and name else None,
                 phone=phone.value,
                 raw=data,
+                reply_to=_quoted(_dict(data.get("messageData")), chat),
             )
         ]
     if kind == "outgoingMessageStatus":

@@ -182,6 +182,18 @@ def _shared_phone(message: dict[str, Any], user_id: Any) -> str | None:
     return phone.value if phone.ok else None
 
 
+def _reply_to(message: dict[str, Any], chat_key: str) -> tuple[str, ...]:
+    """The message this one answers (the client pressed "Reply"), as our provider id
+    ``chat_id:message_id``; a reply to a message in another chat is not ours."""
+    replied = _dict(message.get("reply_to_message"))
+    replied_id = replied.get("message_id")
+    if not isinstance(replied_id, int) or isinstance(replied_id, bool):
+        return ()
+    if "chat" in replied and str(_dict(replied.get("chat")).get("id")) != chat_key:
+        return ()
+    return (f"{chat_key}:{replied_id}",)
+
+
 def parse_update(update: dict[str, Any]) -> list[ev.WebhookEvent]:
     """One Telegram ``Update`` in our vocabulary (private chats only; groups are not clients)."""
     message = update.get("message")
@@ -204,6 +216,7 @@ def parse_update(update: dict[str, Any]) -> list[ev.WebhookEvent]:
                 username=_str(sender.get("username")) or _str(chat.get("username")),
                 phone=_shared_phone(message, sender.get("id")),
                 raw=update,
+                reply_to=_reply_to(message, chat_key),
             )
         ]
     member = update.get("my_chat_member")

@@ -168,6 +168,9 @@ def parse_callback(data: dict[str, Any]) -> list[ev.WebhookEvent]:
                 text=text,
                 display_name=_str(sender.get("name")),
                 raw=data,
+                # Viber echoes the tracking_data of our last message to this user (we send
+                # our idempotency key): the conversation it continues.
+                reply_to=tuple(filter(None, [_str(message.get("tracking_data"))])),
             )
         ]
     if event == "subscribed" or (

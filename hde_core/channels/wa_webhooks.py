@@ -130,6 +130,13 @@ def status_event(item: Mapping[str, Any], table: ErrorTable = META_ERRORS) -> St
     )
 
 
+def _context(msg: Mapping[str, Any]) -> tuple[str, ...]:
+    """The message the client answered (``context.id``: a reply, or a template's quick-reply
+    button), as our provider id (the ``wamid``)."""
+    answered = _dict(msg.get("context")).get("id")
+    return (answered,) if isinstance(answered, str) and answered else ()
+
+
 def parse_webhook_body(body: Any, table: ErrorTable = META_ERRORS) -> list[WebhookEvent]:
     """Events of one Cloud API webhook (the envelope Meta and 360dialog both send).
 
@@ -167,6 +174,7 @@ def parse_webhook_body(body: Any, table: ErrorTable = META_ERRORS) -> list[Webho
                         display_name=names.get(str(msg.get("from"))),
                         phone=address,
                         raw=dict(msg),
+                        reply_to=_context(msg),
                     )
                 )
             statuses = value.get("statuses")

@@ -35,6 +35,7 @@ from hde_core.domain.channels import ConnectionStatus
 from hde_core.domain.retry import MAX_ATTEMPTS
 from hde_core.domain.roles import Role
 from hde_core.domain.statuses import CLAIMABLE, MessageStatus
+from hde_core.domain.tickets import TicketStatus
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -72,6 +73,8 @@ class User(Base):
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: The department whose client replies this agent shares (round-robin assignment).
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
     created_at: Mapped[datetime] = _now_col()
 
 
@@ -293,16 +296,24 @@ class Campaign(Base):
 class Ticket(Base):
     __tablename__ = "tickets"
     __table_args__ = (
+        CheckConstraint(one_of("status", TicketStatus), name="status"),
         Index("ix_ticket_created", "created_at"),
         Index("ix_ticket_campaign", "campaign_id"),
         Index("ix_ticket_contact", "contact_id"),
+        # The tickets list: newest activity first, whole or by status / assignee (0014).
+        Index("ix_ticket_last_activity", "last_activity_at"),
+        Index("ix_ticket_status_activity", "status", "last_activity_at"),
+        Index("ix_ticket_assignee_status", "assignee_id", "status"),
+        # "the contact's latest open ticket on that channel" (0014).
+        Index("ix_ticket_identity", "identity_id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     subject: Mapped[str] = mapped_column(Text)
     body: Mapped[str] = mapped_column(Text)
     priority: Mapped[str] = mapped_column(String(16), default="normal")
-    status: Mapped[str] = mapped_column(String(16), default="open")
+    #: waiting | replied | in_progress | closed (domain.tickets.TicketStatus).
+    status: Mapped[str] = mapped_column(String(16), default=TicketStatus.WAITING.value)
     department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
     channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id"))
     contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"))
@@ -317,6 +328,10 @@ class Ticket(Base):
     #: The console form's idempotency key: one submission makes one ticket, whatever the
     #: clicks, refreshes or retries (the database refuses a second row with the same key).
     submission_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+    #: The last message either way (ours queued, the client's received): list order.
+    last_activity_at: Mapped[datetime] = _now_col()
+    #: The client's first (not automatic) reply: the campaign counts the ticket as replied.
+    first_reply_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = _now_col()
     updated_at: Mapped[datetime] = _now_col()
 
@@ -412,6 +427,7 @@ class InboundMessage(Base):
     __table_args__ = (
         UniqueConstraint("channel_id", "provider_message_id"),
         Index("ix_inbound_identity", "identity_id"),
+        Index("ix_inbound_ticket", "ticket_id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -423,6 +439,15 @@ class InboundMessage(Base):
     text: Mapped[str] = mapped_column(Text, default="")
     received_at: Mapped[datetime] = mapped_column(UTCDateTime())
     raw: Mapped[dict[str, Any]] = mapped_column(JSONDoc, default=dict)
+    #: The ticket the message belongs to (services.conversation.attach decides, 0014).
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", ondelete="SET NULL"))
+    #: Out of office and the like: in the thread, never counted as the client's reply.
+    auto_reply: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: Email: the subject, the whole original when ``text`` is the stripped reply, and the
+    #: attachments' names.
+    subject: Mapped[str | None] = mapped_column(Text)
+    original: Mapped[str | None] = mapped_column(Text)
+    attachments: Mapped[list[str]] = mapped_column(JSONDoc, default=list)
 
 
 class WaTemplate(Base):

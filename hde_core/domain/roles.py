@@ -15,6 +15,10 @@ class Role(StrEnum):
 class Permission(StrEnum):
     VIEW = "view"
     CREATE_TICKET = "create_ticket"
+    #: Answer a client, move a ticket's status, take a ticket (assign it to oneself).
+    REPLY_TICKET = "reply_ticket"
+    #: Give a ticket to anyone; decide who answers a campaign's replies.
+    ASSIGN_TICKETS = "assign_tickets"
     BULK_SEND = "bulk_send"
     MANAGE_TEMPLATES = "manage_templates"
     CHANNEL_SETTINGS = "channel_settings"
@@ -23,8 +27,9 @@ class Permission(StrEnum):
     MANAGE_USERS = "manage_users"
 
 
-_AGENT = {Permission.VIEW, Permission.CREATE_TICKET}
+_AGENT = {Permission.VIEW, Permission.CREATE_TICKET, Permission.REPLY_TICKET}
 _LEAD = _AGENT | {
+    Permission.ASSIGN_TICKETS,
     Permission.BULK_SEND,
     Permission.MANAGE_TEMPLATES,
     Permission.CHANNEL_SETTINGS,

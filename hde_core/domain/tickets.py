@@ -119,3 +119,46 @@ def decide_notification(
     if from_client and kind not in enabled:
         return NotificationDecision(kind, False, "template_disabled")
     return NotificationDecision(kind, False, None)
+
+
+class TicketStatus(StrEnum):
+    """Where a conversation stands (SPEC §9; the tickets page filters by these)."""
+
+    WAITING = "waiting"  # we wrote; the client has not answered
+    REPLIED = "replied"  # the client answered; it waits for an agent
+    IN_PROGRESS = "in_progress"  # an agent answered
+    CLOSED = "closed"
+
+
+#: Statuses a person may move a ticket to, from each status (a client's message moves it
+#: to ``replied`` whatever it was: :func:`on_client_message`).
+TICKET_MOVES: dict[TicketStatus, frozenset[TicketStatus]] = {
+    TicketStatus.WAITING: frozenset({TicketStatus.IN_PROGRESS, TicketStatus.CLOSED}),
+    TicketStatus.REPLIED: frozenset(
+        {TicketStatus.WAITING, TicketStatus.IN_PROGRESS, TicketStatus.CLOSED}
+    ),
+    TicketStatus.IN_PROGRESS: frozenset({TicketStatus.WAITING, TicketStatus.CLOSED}),
+    TicketStatus.CLOSED: frozenset({TicketStatus.IN_PROGRESS}),
+}
+
+#: Statuses of a ticket that is still open (a client's message without reply context goes
+#: to the latest of these on its channel; a closed one is never re-opened by a guess).
+OPEN_STATUSES = frozenset(TicketStatus) - {TicketStatus.CLOSED}
+
+
+def can_move(current: TicketStatus | str, new: TicketStatus | str) -> bool:
+    """Whether a person may move a ticket from ``current`` to ``new`` (staying is allowed)."""
+    current, new = TicketStatus(current), TicketStatus(new)
+    return current == new or new in TICKET_MOVES[current]
+
+
+def on_client_message(current: TicketStatus | str, auto_reply: bool = False) -> TicketStatus:
+    """The client wrote into the ticket: it waits for an agent now. An automatic answer
+    (out of office) is kept in the thread but changes nothing."""
+    current = TicketStatus(current)
+    return current if auto_reply else TicketStatus.REPLIED
+
+
+def on_agent_reply(current: TicketStatus | str) -> TicketStatus:
+    """An agent answered: the ticket is in progress (also a closed one the agent writes in)."""
+    return TicketStatus.IN_PROGRESS

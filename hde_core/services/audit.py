@@ -56,6 +56,14 @@ class Event(StrEnum):
     CAMPAIGN_RESUMED = "campaign_resumed"
     CAMPAIGN_CANCELLED = "campaign_cancelled"
     TEMPLATES_SYNCED = "templates_synced"
+    #: The client wrote into a ticket (services.conversation.attach).
+    TICKET_REPLIED = "ticket_replied"
+    #: An automatic answer (out of office) landed in a ticket: not counted as a reply.
+    AUTO_REPLY_RECEIVED = "auto_reply_received"
+    TICKET_ASSIGNED = "ticket_assigned"
+    TICKET_STATUS_CHANGED = "ticket_status_changed"
+    #: An agent's answer was queued (services.conversation.reply).
+    AGENT_REPLIED = "agent_replied"
 
 
 def record(

@@ -230,6 +230,7 @@ def _create_ticket(app: App, req: TicketRequest, actor: str) -> TicketResult:
             send_email=req.send_email,
             fields={k: v for k, v in req.fields.items()},
             submission_key=req.submission_key,
+            last_activity_at=now,
         )
         session.add(ticket)
         session.flush()

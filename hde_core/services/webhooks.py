@@ -1,6 +1,7 @@
 """Record what providers told us (webhooks and long polling), in one transaction per call.
 
-- An inbound message records that the client has written to this channel (R3),
+- An inbound message is attached to its ticket (:mod:`hde_core.services.conversation.attach`),
+  records that the client has written to this channel (R3),
   opens or extends the 24-hour window (R12), lifts an earlier opt-out (the client
   wrote again, R15) unless the message itself is a STOP word, and releases the
   messages held for that client while the window is open.
@@ -33,6 +34,7 @@ from hde_core.domain.statuses import MessageStatus
 from hde_core.domain.window import window_is_open
 from hde_core.services import audit
 from hde_core.services.contacts import find_identity, find_or_create_identity, record_opt_out
+from hde_core.services.conversation.attach import attach
 from hde_core.services.statuses import apply_status
 
 log = logging.getLogger(__name__)
@@ -105,7 +107,7 @@ def record_events(app: App, channel_id: int, events: list[ev.WebhookEvent]) -> C
             return counts
         for event in events:
             if isinstance(event, ev.InboundMessage):
-                counts[_inbound(session, channel, event, now)] += 1
+                counts[_inbound(session, channel, event, now, app.settings.lang)] += 1
             elif isinstance(event, ev.Subscribed):
                 counts[_subscribed(session, channel, event)] += 1
             elif isinstance(event, ev.OptedOut):
@@ -145,7 +147,13 @@ def _mark_written(identity: ContactIdentity, at: datetime, extends_window: bool)
         identity.last_inbound_at = at
 
 
-def _inbound(session: Session, channel: Channel, event: ev.InboundMessage, now: datetime) -> str:
+def _inbound(
+    session: Session,
+    channel: Channel,
+    event: ev.InboundMessage,
+    now: datetime,
+    lang: str | None = None,
+) -> str:
     if session.scalar(
         select(InboundMessage.id).where(
             InboundMessage.channel_id == channel.id,
@@ -161,21 +169,26 @@ def _inbound(session: Session, channel: Channel, event: ev.InboundMessage, now: 
         username=event.username,
         phone=event.phone,
     )
+    row = InboundMessage(
+        channel_id=channel.id,
+        identity_id=identity.id,
+        provider_message_id=event.provider_message_id,
+        text=event.text[:4000],
+        received_at=event.at,
+        raw=event.raw if isinstance(event.raw, dict) else {},
+        auto_reply=event.auto_reply,
+        subject=event.subject,
+        original=event.original,
+        attachments=[name.replace("\x00", "")[:300] for name in event.attachments],
+    )
     try:
         with session.begin_nested():
-            session.add(
-                InboundMessage(
-                    channel_id=channel.id,
-                    identity_id=identity.id,
-                    provider_message_id=event.provider_message_id,
-                    text=event.text[:4000],
-                    received_at=event.at,
-                    raw=event.raw if isinstance(event.raw, dict) else {},
-                )
-            )
+            session.add(row)
     except IntegrityError:  # another receiver stored the same message a moment ago
         return "duplicate"
-    _mark_written(identity, event.at, extends_window=True)
+    # An automatic answer (out of office) is not the client writing: no window (R12).
+    _mark_written(identity, event.at, extends_window=not event.auto_reply)
+    attach(session, channel, identity, event, row, lang)
     audit.record(
         session,
         audit.Event.INBOUND_RECEIVED,
@@ -185,6 +198,8 @@ def _inbound(session: Session, channel: Channel, event: ev.InboundMessage, now: 
         identity_id=identity.id,
         provider_message_id=event.provider_message_id,
     )
+    if event.auto_reply:
+        return "auto_reply"
     if is_stop_word(event.text):
         record_opt_out(
             session, identity.id, event.at, f"client wrote: {event.text.strip()[:50]}", "provider"

@@ -90,7 +90,7 @@ def test_tickets_and_messages_with_a_duplicate_key_write_nothing(app, tmp_path):
         "high",
         False,
         {"order_id": "A-1"},
-        "open",
+        "waiting",
     )
     assert (m.payload, m.created_at, m.next_attempt_at) == ({"text": "Привет"}, now, None)
 

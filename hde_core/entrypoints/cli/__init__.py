@@ -15,7 +15,15 @@ import click
 
 from hde_core.bootstrap import configure_logging
 from hde_core.entrypoints import demo, mailin, webhooks
-from hde_core.entrypoints.cli import admin, campaigns, channels, lists, templates, tickets
+from hde_core.entrypoints.cli import (
+    admin,
+    campaigns,
+    channels,
+    conversation,
+    lists,
+    templates,
+    tickets,
+)
 from hde_core.entrypoints.cli.common import CliState
 from hde_core.errors import HdeError
 from hde_core.i18n import t
@@ -36,7 +44,18 @@ def cli(ctx: click.Context, actor: str | None) -> None:
 
 
 #: Command modules, registered explicitly (each adds its commands to ``cli``).
-for module in (admin, tickets, demo, webhooks, mailin, templates, lists, campaigns, channels):
+for module in (
+    admin,
+    tickets,
+    conversation,
+    demo,
+    webhooks,
+    mailin,
+    templates,
+    lists,
+    campaigns,
+    channels,
+):
     module.register(cli)
 
 

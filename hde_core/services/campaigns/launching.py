@@ -308,6 +308,7 @@ def _write_chunk(
                     "campaign_id": campaign_id,
                     "created_at": now,
                     "updated_at": now,
+                    "last_activity_at": now,
                 }
             )
         insert_with_ids(session, Ticket, ticket_rows, ticket_ids)
