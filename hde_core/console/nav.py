@@ -39,6 +39,7 @@ PAGES: list[NavItem] = [
     NavItem("pages/7_audit.py", "nav.audit", Permission.VIEW, ":material/fact_check:"),
     NavItem("pages/8_users.py", "nav.users", Permission.MANAGE_USERS, ":material/group:"),
     NavItem("pages/9_account.py", "nav.account", Permission.VIEW, ":material/key:"),
+    NavItem("pages/10_tickets.py", "nav.tickets", Permission.VIEW, ":material/forum:"),
 ]
 
 

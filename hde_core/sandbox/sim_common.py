@@ -67,6 +67,9 @@ class SimConfig(BaseSettings):
     #: Simulated clients: chance to reply to a message, and delay before they do.
     reply_probability: float = Field(default=0.0, ge=0, le=1)
     reply_delay_s: float = Field(default=3.0, ge=0)
+    #: Chance that a client's answer quotes our message (Telegram "Reply", a WhatsApp
+    #: reply with ``context``, a Green-API quote): the answer then names the ticket itself.
+    quote_probability: float = Field(default=0.5, ge=0, le=1)
     #: Chance that a client who got a message opts out (blocks the bot, unsubscribes, writes STOP).
     opt_out_probability: float = Field(default=0.0, ge=0, le=1)
     #: Delay of delivery statuses (delivered, then read) after a send, where the provider has them.

@@ -155,9 +155,27 @@ class GreenApiSimulator(Simulator):
 
     # -- what simulated clients do ---------------------------------------------------
 
-    def client_writes(self, inst: Instance, phone: str, text: str, delay: float = 0.0) -> None:
+    def client_writes(
+        self,
+        inst: Instance,
+        phone: str,
+        text: str,
+        delay: float = 0.0,
+        quoted: dict[str, Any] | None = None,
+    ) -> None:
         chat = f"{_digits(phone)}@c.us"
         name = self.names.get(_digits(phone), "")
+        data: dict[str, Any] = {
+            "typeMessage": "textMessage",
+            "textMessageData": {"textMessage": text},
+        }
+        if quoted is not None:  # the client answered quoting our message
+            data["quotedMessage"] = {
+                "stanzaId": quoted["idMessage"],
+                "participant": chat,
+                "typeMessage": "textMessage",
+                "textMessage": str(quoted.get("message") or ""),
+            }
         self._notify(
             inst,
             "incomingWebhook",
@@ -171,10 +189,7 @@ class GreenApiSimulator(Simulator):
                     "senderName": name,
                     "senderContactName": "",
                 },
-                "messageData": {
-                    "typeMessage": "textMessage",
-                    "textMessageData": {"textMessage": text},
-                },
+                "messageData": data,
             },
             delay,
         )
@@ -209,7 +224,9 @@ class GreenApiSimulator(Simulator):
         if self.chance(cfg.opt_out_probability):
             self.client_writes(inst, digits, "СТОП", cfg.reply_delay_s)
         elif self.chance(cfg.reply_probability):
-            self.client_writes(inst, digits, self.rng.choice(CLIENT_REPLIES), cfg.reply_delay_s)
+            quoted = message if self.chance(cfg.quote_probability) else None
+            text = self.rng.choice(CLIENT_REPLIES)
+            self.client_writes(inst, digits, text, cfg.reply_delay_s, quoted=quoted)
 
     def set_state(self, inst: Instance, state: str) -> None:
         if state == inst.state:

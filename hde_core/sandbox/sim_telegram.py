@@ -202,7 +202,13 @@ class TelegramSimulator(Simulator):
     # -- what simulated users do -----------------------------------------------------
 
     def user_writes(
-        self, bot: TgBot, user: TgUser, text: str, delay: float = 0.0, share_contact: bool = False
+        self,
+        bot: TgBot,
+        user: TgUser,
+        text: str,
+        delay: float = 0.0,
+        share_contact: bool = False,
+        quoting: dict[str, Any] | None = None,
     ) -> None:
         if user.id in bot.blocked:
             self.user_blocks(bot, user, blocked=False)
@@ -221,6 +227,8 @@ class TelegramSimulator(Simulator):
             }
         else:
             message["text"] = text
+            if quoting is not None:  # the client pressed "Reply" on our message
+                message["reply_to_message"] = quoting
             if text.startswith("/"):
                 command = text.split()[0]
                 message["entities"] = [{"offset": 0, "length": len(command), "type": "bot_command"}]
@@ -244,14 +252,18 @@ class TelegramSimulator(Simulator):
         }
         self._push(bot, "my_chat_member", update, delay)
 
-    def _react(self, bot: TgBot, user: TgUser) -> None:
-        """A client who got a message may answer after a while, or block the bot."""
+    def _react(self, bot: TgBot, user: TgUser, sent: dict[str, Any] | None = None) -> None:
+        """A client who got a message may answer after a while (pressing "Reply" on it now
+        and then), or block the bot."""
         cfg = self.config
         if self.chance(cfg.opt_out_probability):
             self.later(cfg.reply_delay_s, lambda: self.user_blocks(bot, user))
         elif self.chance(cfg.reply_probability):
             reply = self.rng.choice(CLIENT_REPLIES)
-            self.later(cfg.reply_delay_s, lambda: self.user_writes(bot, user, reply))
+            quoting = sent if sent is not None and self.chance(cfg.quote_probability) else None
+            self.later(
+                cfg.reply_delay_s, lambda: self.user_writes(bot, user, reply, quoting=quoting)
+            )
 
     async def chatter_once(self) -> None:
         for bot in list(self.bots.values()):
@@ -344,7 +356,7 @@ class TelegramSimulator(Simulator):
             "text": text,
         }
         bot.sent.append(message)
-        self._react(bot, user)
+        self._react(bot, user, message)
         return _ok(message)
 
     async def set_webhook(self, bot: TgBot, params: dict[str, Any]) -> Response:

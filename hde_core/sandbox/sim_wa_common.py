@@ -179,6 +179,7 @@ class WaSimulator(Simulator):
         name: str | None = None,
         at: float | None = None,
         message_id: str | None = None,
+        context: str | None = None,
     ) -> dict[str, Any]:
         """A client writes to the business: opens their window, queues the inbound webhook."""
         user = self.user(wa_id)
@@ -202,6 +203,12 @@ class WaSimulator(Simulator):
                         "timestamp": str(int(at)),
                         "type": "text",
                         "text": {"body": text},
+                        # a reply to one of our messages names it (Cloud API ``context``)
+                        **(
+                            {"context": {"from": self.display_phone_number, "id": context}}
+                            if context
+                            else {}
+                        ),
                     }
                 ],
             },
@@ -377,9 +384,10 @@ class WaSimulator(Simulator):
         if self.chance(cfg.reply_probability):
             stop = self.chance(cfg.opt_out_probability)
             text = STOP_WORD if stop else self.rng.choice(CLIENT_REPLIES)
+            context = msg.id if not stop and self.chance(cfg.quote_probability) else None
             self.later(
                 3 * step + cfg.reply_delay_s,
-                lambda: self.client_writes(msg.account, msg.to, text),
+                lambda: self.client_writes(msg.account, msg.to, text, context=context),
             )
 
     # -- templates ---------------------------------------------------------------------

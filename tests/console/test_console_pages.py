@@ -22,6 +22,7 @@ ACTIONS = {
     "pages/6_windows.py": {"wm_export_windows": set(ROLES)},
     "pages/7_audit.py": {"au_query": set(ROLES)},
     "pages/8_users.py": {"us_add": {"admin"}},
+    "pages/10_tickets.py": {"tk_mine": set(ROLES)},
 }
 
 
