@@ -105,6 +105,16 @@ COMMANDS: dict[str, tuple[list[str], Permission]] = {
     "prices list": (["prices", "list"], Permission.VIEW),
     "prices set": (["prices", "set", "utility", "0.01"], Permission.CHANNEL_SETTINGS),
     "prices delete": (["prices", "delete", "marketing"], Permission.CHANNEL_SETTINGS),
+    "tickets list": (["tickets", "list"], Permission.VIEW),
+    "tickets show": (["tickets", "show", "1"], Permission.VIEW),
+    "tickets replies": (["tickets", "replies", "run-1"], Permission.VIEW),
+    "tickets assign": (["tickets", "assign", "1", "lead"], Permission.ASSIGN_TICKETS),
+    "tickets status": (["tickets", "status", "1", "closed"], Permission.REPLY_TICKET),
+    "tickets assignment": (
+        ["tickets", "assignment", "run-1", "round_robin"],
+        Permission.ASSIGN_TICKETS,
+    ),
+    "reply": (["reply", "1", "--body", "Hello", "--queue-only"], Permission.REPLY_TICKET),
     "secrets rotate": (
         ["secrets", "rotate", TEST_SECRET, "a-brand-new-secret-key-0987654321"],
         Permission.MANAGE_CHANNELS,

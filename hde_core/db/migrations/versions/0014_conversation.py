@@ -1,7 +1,7 @@
 """conversation: ticket statuses, last activity, first reply; inbound messages find a ticket
 
 Revision ID: 0014
-Revises: 0015
+Revises: 0012
 Create Date: 2026-12-07 19:00:00
 
 Issue 17: a client's message belongs to a ticket (``inbound_messages.ticket_id``), and a
@@ -26,7 +26,7 @@ from alembic import op
 from hde_core.db.types import BigId, JSONDoc, UTCDateTime
 
 revision: str = "0014"
-down_revision: str | Sequence[str] | None = "0015"
+down_revision: str | Sequence[str] | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
