@@ -129,6 +129,7 @@ PROCESSES = {
     "webhooks",
     "demo",
     "poll",
+    "mail-in",  # the inbound email listener and IMAP poller, like the webhook receiver
     "sandbox mail",
     "sandbox smtp",
 }
