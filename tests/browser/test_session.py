@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import update
 
 from hde_core.db.models import ConsoleSession
-from hde_core.services.users import set_active
+from hde_core.services.users import reset_password, set_active
 from tests.browser.conftest import PASSWORD, settled
 
 pytestmark = pytest.mark.browser
@@ -107,6 +107,16 @@ def test_an_admin_deactivating_the_user_ends_the_session(page, console):
     page.get_by_role("link", name="Рассылки").click()
     _sign_in_form_shown(page)
     page.get_by_text("Учётная запись отключена").wait_for(timeout=10_000)
+
+
+def test_an_admin_resetting_the_password_ends_the_session_at_its_next_action(page, console):
+    page.goto(console.url)
+    _sign_in_here(page, "agent")
+    reset_password(console.app, "agent", "given-by-admin-1", "admin")
+    page.get_by_role("link", name="Рассылки").click()
+    _sign_in_form_shown(page)
+    page.get_by_text("Пароль этой учётной записи изменён").wait_for(timeout=10_000)
+    _sign_in_here(page, "agent", "given-by-admin-1")
 
 
 def test_an_expired_session_shows_the_sign_in_form_with_a_plain_message(page, console):

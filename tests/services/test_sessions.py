@@ -11,7 +11,7 @@ from hde_core.errors import Refused
 from hde_core.services import sessions
 from hde_core.services.authz import SYSTEM
 from hde_core.services.sessions import Ended, end, hand_off, resume, start
-from hde_core.services.users import add_user, change_password, set_active
+from hde_core.services.users import add_user, change_password, reset_password, set_active
 
 PASSWORD = "correct-horse-42"
 
@@ -135,3 +135,17 @@ def test_sessions_over_for_a_month_are_deleted_at_the_next_sign_in(app, users, c
     assert sessions.token_hash(old) not in left
     assert sessions.token_hash(recent) not in left  # expired 30+ days ago too
     assert len(left) == 1
+
+
+def test_an_admin_resetting_a_password_ends_every_session_of_that_user(app, users):
+    tokens = [start(app, "ann").token for _ in range(2)]
+    boss = start(app, "boss").token
+    reset_password(app, "ann", "given-by-admin-1", "boss")
+    assert {resume(app, t).ended for t in tokens} == {Ended.PASSWORD_CHANGED}
+    assert resume(app, boss).user is not None
+    [ended] = _events(app, "sessions_ended")
+    assert ended.actor == "boss" and ended.data == {
+        "login": "ann",
+        "reason": "password_changed",
+        "count": 2,
+    }
