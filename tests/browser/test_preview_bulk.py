@@ -40,8 +40,8 @@ def test_wizard_previews_a_chosen_row_and_test_sends_it(page, console, tmp_path)
         choose(
             page,
             "Канал или несколько каналов по порядку",
-            "email (email)",
-            "whatsapp-business (wa_business)",
+            "email (Почта)",
+            "whatsapp-business (WhatsApp Business)",
         )
         page.get_by_label("Тема *", exact=True).fill(SUBJECT)
         page.get_by_label("Тема *", exact=True).press("Enter")
