@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 
 from imapclient import IMAPClient
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from hde_core.bootstrap import App
 from hde_core.channels.imap import ImapTarget, mask_imap_url
@@ -83,6 +84,13 @@ def _cursor(app: App, department_id: int, folder: str) -> tuple[int, int] | None
 
 
 def _save_cursor(app: App, department_id: int, folder: str, uidvalidity: int, uid: int) -> None:
+    try:
+        _write_cursor(app, department_id, folder, uidvalidity, uid)
+    except IntegrityError:  # another poller created the first cursor a moment ago
+        _write_cursor(app, department_id, folder, uidvalidity, uid)
+
+
+def _write_cursor(app: App, department_id: int, folder: str, uidvalidity: int, uid: int) -> None:
     with app.db.transaction() as session:
         row = session.scalar(
             select(MailCursor)
