@@ -186,22 +186,29 @@ def set_status(app: App, actor: str, ticket_id: int, status: str) -> str:
                 current=ticket.status,
                 new=new.value,
             )
-        if ticket.status == new:
-            return new.value
-        previous = ticket.status
-        ticket.status = new.value
-        ticket.updated_at = now
-        audit.record(
-            session,
-            audit.Event.TICKET_STATUS_CHANGED,
-            actor,
-            at=now,
-            ticket_id=ticket.id,
-            campaign_id=ticket.campaign_id,
-            previous=previous,
-            status=new.value,
-        )
+        move_status(session, ticket, new, actor, now)
         return new.value
+
+
+def move_status(
+    session: Session, ticket: Ticket, new: TicketStatus, actor: str, now: datetime
+) -> None:
+    """Put the ticket in ``new`` and say so in the audit trail (nothing when it is there)."""
+    previous = ticket.status
+    if previous == new:
+        return
+    ticket.status = new.value
+    ticket.updated_at = now
+    audit.record(
+        session,
+        audit.Event.TICKET_STATUS_CHANGED,
+        actor,
+        at=now,
+        ticket_id=ticket.id,
+        campaign_id=ticket.campaign_id,
+        previous=previous,
+        status=new.value,
+    )
 
 
 def set_reply_assignment(app: App, actor: str, campaign_key: str, mode: str) -> str:

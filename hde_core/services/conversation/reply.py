@@ -52,6 +52,7 @@ from hde_core.errors import NotFound, Refused
 from hde_core.services import audit
 from hde_core.services.authz import authorize
 from hde_core.services.channels import channel_state
+from hde_core.services.conversation.assign import move_status
 from hde_core.services.pricing import estimate_templates
 
 APPROVED = "APPROVED"
@@ -436,8 +437,6 @@ def _email_payload(session: Session, facts: _Facts, text: str) -> dict[str, Any]
 
 
 def _move(session: Session, ticket: Ticket, actor: str, now: datetime) -> None:
-    previous = ticket.status
-    ticket.status = on_agent_reply(previous).value
     ticket.last_activity_at = now
     ticket.updated_at = now
     if ticket.assignee_id is None:
@@ -454,14 +453,4 @@ def _move(session: Session, ticket: Ticket, actor: str, now: datetime) -> None:
                 assignee=actor,
                 rule="answered",
             )
-    if previous != ticket.status:
-        audit.record(
-            session,
-            audit.Event.TICKET_STATUS_CHANGED,
-            actor,
-            at=now,
-            ticket_id=ticket.id,
-            campaign_id=ticket.campaign_id,
-            previous=previous,
-            status=ticket.status,
-        )
+    move_status(session, ticket, on_agent_reply(ticket.status), actor, now)
