@@ -41,6 +41,7 @@ from hde_core.domain.outcomes import (
     Sent,
 )
 from hde_core.errors import ConfigError
+from hde_core.security.masking import mask_url
 
 _TRUE = {"1", "true", "yes", "on", "required"}
 
@@ -111,16 +112,7 @@ class SmtpTarget:
         return kwargs
 
 
-def mask_smtp_url(url: str) -> str:
-    """The URL with its password hidden, for messages and the console."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<invalid URL>"
-    if parts.password:
-        netloc = parts.netloc.replace(":" + parts.password + "@", ":••••@")
-        return parts._replace(netloc=netloc).geturl()
-    return url
+mask_smtp_url = mask_url  # the password hidden, for messages and the console
 
 
 def new_message_id(mailbox: str) -> str:

@@ -21,21 +21,13 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from imapclient import IMAPClient
 
 from hde_core.errors import ConfigError
+from hde_core.security.masking import mask_url
 
 _TRUE = {"1", "true", "yes", "on", "required"}
 _FALSE = {"0", "false", "no", "off"}
 
 
-def mask_imap_url(url: str) -> str:
-    """The URL with its password hidden, for messages, logs and the console."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<invalid URL>"
-    if parts.password:
-        netloc = parts.netloc.replace(":" + parts.password + "@", ":••••@")
-        return parts._replace(netloc=netloc).geturl()
-    return url
+mask_imap_url = mask_url  # the password hidden, for messages, logs and the console
 
 
 @dataclass(frozen=True)
