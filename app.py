@@ -10,6 +10,7 @@ from hde_core.console.notices import flash, flash_error, show
 from hde_core.domain.roles import Permission
 from hde_core.errors import HdeError
 from hde_core.services import live
+from hde_core.services.conversation import analytics
 from hde_core.services.dashboards import overview
 from hde_core.services.health import health
 from hde_core.services.live import View
@@ -41,6 +42,10 @@ def overview_view() -> live.Activity:
     col[3].metric(tr("overview.open_windows"), data.open_windows_total)
     col[4].metric(tr("overview.held"), data.held_total)
     col[5].metric(tr("overview.uncertain"), data.uncertain_total)
+    replies = analytics.reply_overview(app)
+    col = st.columns(6)
+    col[0].metric(tr("reply_numbers.replies_today"), replies.replies_today)
+    col[1].metric(tr("reply_numbers.waiting"), replies.waiting)
     activity = live.activity(app)
     refreshing_note(View.OVERVIEW, activity)
 

@@ -14,6 +14,7 @@ from hde_core.console.widgets import optional_select, page_number
 from hde_core.domain.roles import Permission
 from hde_core.domain.statuses import MessageStatus
 from hde_core.services import campaigns, dashboards, live
+from hde_core.services.conversation import analytics
 from hde_core.services.delivery import (
     campaign_choices,
     campaign_recipients,
@@ -91,6 +92,12 @@ def campaign_summary() -> live.Activity:
     cols[2].metric(tr("campaigns_page.tickets"), report.tickets)
     cols[3].metric(tr("campaigns_page.unsent"), report.unsent)
     cols[4].metric(tr("campaigns_page.failed"), report.messages.get("failed", 0))
+    replies = analytics.campaign_replies(app, chosen.key)[-1]  # the whole campaign
+    cols = st.columns(5)
+    cols[0].metric(tr("reply_numbers.replied"), replies.replied)
+    cols[1].metric(
+        tr("reply_numbers.rate"), f"{replies.rate:.0%}" if replies.rate is not None else "—"
+    )
     activity = live.campaign_activity(report.status, report.messages)
     refreshing_note(View.CAMPAIGN, activity)
 
