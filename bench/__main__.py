@@ -19,6 +19,8 @@ BENCHMARKS: dict[str, str] = {
     "dispatch": "bench.dispatch",
     "dispatch_rate": "bench.dispatch_rate",
     "bulk": "bench.bulk",
+    "tickets_page": "bench.tickets_page",
+    "ingest": "bench.ingest",
 }
 
 
