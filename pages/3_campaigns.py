@@ -71,6 +71,8 @@ campaign_id = st.selectbox(
 chosen = next(c for c in choices if c.id == campaign_id)
 first = campaigns.campaign_report(app, chosen.key)
 shown = [first]
+#: Clients written to lately who may still answer: the reply rate can move by itself.
+awaiting = live.awaiting_replies(app, campaign_id)
 
 
 def campaign_summary() -> live.Activity:
@@ -98,7 +100,7 @@ def campaign_summary() -> live.Activity:
     cols[1].metric(
         tr("reply_numbers.rate"), f"{replies.rate:.0%}" if replies.rate is not None else "—"
     )
-    activity = live.campaign_activity(report.status, report.messages)
+    activity = live.campaign_activity(report.status, report.messages, awaiting_replies=awaiting)
     refreshing_note(View.CAMPAIGN, activity)
 
     if user.can(Permission.BULK_SEND):
@@ -120,7 +122,7 @@ def campaign_details() -> live.Activity:
         key="cp",
     )
     recipients(report.channels)
-    return live.campaign_activity(report.status, report.messages)
+    return live.campaign_activity(report.status, report.messages, awaiting_replies=awaiting)
 
 
 # -- recipients -------------------------------------------------------------------------------
@@ -233,6 +235,6 @@ def recipients(channels: list[str]) -> None:
         )
 
 
-activity = live.campaign_activity(first.status, first.messages)
+activity = live.campaign_activity(first.status, first.messages, awaiting_replies=awaiting)
 live_view(View.CAMPAIGN, activity, campaign_summary)
 live_view(View.CAMPAIGN_DETAILS, activity, campaign_details)

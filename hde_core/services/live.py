@@ -18,9 +18,10 @@ from enum import StrEnum
 from sqlalchemy import exists, or_, select
 
 from hde_core.bootstrap import App
-from hde_core.db.models import Campaign, ContactIdentity, Message
+from hde_core.db.models import Campaign, ContactIdentity, Message, Ticket
 from hde_core.domain.campaigns import CampaignStatus, ShownStatus
 from hde_core.domain.statuses import MessageStatus
+from hde_core.domain.tickets import TicketStatus
 from hde_core.domain.window import WINDOW
 
 S = MessageStatus
@@ -71,16 +72,25 @@ def every(view: View | str, activity: Activity) -> float | None:
     return None
 
 
-def campaign_activity(status: str, counts: Mapping[str, int], launching: bool = False) -> Activity:
+def campaign_activity(
+    status: str,
+    counts: Mapping[str, int],
+    launching: bool = False,
+    awaiting_replies: bool = False,
+) -> Activity:
     """What can still change by itself in a campaign shown as ``status`` (its
     :class:`ShownStatus`) with ``counts`` messages per status.
 
     A running campaign with nothing left open is still *waiting*: the dispatcher's periodic
     check is about to mark it done, and the view should show that. Messages of uncertain
     fate wait for a person (a team lead's resend), so they alone keep nothing live.
+    A finished campaign still *waits* while clients it wrote to may answer
+    (``awaiting_replies``, :func:`awaiting_replies`): a reply moves its reply rate.
     """
     if launching or status == ShownStatus.LAUNCHING:
         return Activity.SENDING
+    if status == ShownStatus.DONE and awaiting_replies:
+        return Activity.WAITING
     if status in (ShownStatus.DONE, ShownStatus.CANCELLED, ShownStatus.PAUSED):
         return Activity.IDLE
     if status == ShownStatus.INTERRUPTED:
@@ -92,6 +102,24 @@ def campaign_activity(status: str, counts: Mapping[str, int], launching: bool = 
     if counts.get(S.UNCERTAIN.value, 0):
         return Activity.IDLE
     return Activity.WAITING  # running, nothing open: about to become done
+
+
+def awaiting_replies(app: App, campaign_id: int) -> bool:
+    """Whether a client the campaign wrote to within the last 24 hours has not answered yet
+    (their ticket still waits for them): their reply would change the campaign's reply rate."""
+    since = app.clock.now() - WINDOW
+    with app.db.reader() as session:
+        found = session.scalar(
+            select(
+                exists().where(
+                    Message.campaign_id == campaign_id,
+                    Message.sent_at > since,
+                    Ticket.id == Message.ticket_id,
+                    Ticket.status == TicketStatus.WAITING.value,
+                )
+            )
+        )
+    return bool(found)
 
 
 def campaigns_activity(statuses: Iterable[str]) -> Activity:

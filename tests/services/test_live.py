@@ -117,3 +117,42 @@ def test_the_deployment_is_sending_waiting_then_idle(app, clock):
         )
     assert live.activity(app) == A.IDLE
     assert live.windows_activity(app) == A.WAITING  # a window is open: its countdown runs
+
+
+def test_a_done_campaign_waits_while_its_clients_may_still_reply(app, clock):
+    """Issue 17.6: a finished campaign's reply rate moves when a client answers, so its view
+    keeps refreshing while a client written to within 24 hours has not answered."""
+    assert campaign_activity("done", counts(sent=2), awaiting_replies=True) == A.WAITING
+    assert campaign_activity("paused", counts(sent=2), awaiting_replies=True) == A.IDLE
+    now = clock.now()
+    with app.db.transaction() as s:
+        s.add(Channel(name="tg", kind="telegram", provider="telegram"))
+        camp = Campaign(key="c", name="c", status="done")
+        s.add(camp)
+        s.flush()
+        ticket = Ticket(
+            subject="s", body="b", channel_id=1, created_by="x", created_at=now, status="waiting"
+        )
+        s.add(ticket)
+        s.flush()
+        s.add(
+            Message(
+                ticket_id=ticket.id,
+                campaign_id=camp.id,
+                channel_id=1,
+                recipient="1",
+                kind="text",
+                status="sent",
+                idempotency_key="k",
+                created_at=now,
+                sent_at=now,
+            )
+        )
+    assert live.awaiting_replies(app, camp.id) is True
+    with app.db.transaction() as s:
+        s.get(Ticket, ticket.id).status = "replied"
+    assert live.awaiting_replies(app, camp.id) is False  # everyone answered
+    with app.db.transaction() as s:
+        s.get(Ticket, ticket.id).status = "waiting"
+    clock.advance(hours=25)
+    assert live.awaiting_replies(app, camp.id) is False  # written to too long ago
