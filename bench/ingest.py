@@ -10,7 +10,7 @@ per receiver process.
 
 Naive baseline, measured in the same run against the same process: one request at a time
 (the next sent when the previous is answered). Peak memory is the receiver's RSS after the
-run. Run: ``make bench BENCH_ARGS=ingest`` with ``HDE_BENCH_POSTGRES_URL`` (or
+run; the note gives the receiver's CPU per webhook in the concurrent phase. Run: ``make bench BENCH_ARGS=ingest`` with ``HDE_BENCH_POSTGRES_URL`` (or
 ``HDE_TEST_POSTGRES_URL``) set.
 """
 
@@ -141,7 +141,11 @@ def run(argv: list[str]) -> list[Figure]:
             wait_ready(base, proc)
             hook = f"{base}/webhooks/tg"
             asyncio.run(concurrent(hook, range(-200, 0)))  # warm-up: connections, caches
+            watched = psutil.Process(proc.pid)
+            before = watched.cpu_times()
             rate, ok = asyncio.run(concurrent(hook, range(COUNT)))
+            after = watched.cpu_times()
+            cpu_ms = (after.user - before.user + after.system - before.system) * 1000 / COUNT
             naive, naive_ok = one_at_a_time(hook, range(COUNT, COUNT + NAIVE_COUNT))
             rss = psutil.Process(proc.pid).memory_info().rss / 1024 / 1024
         finally:
@@ -152,7 +156,7 @@ def run(argv: list[str]) -> list[Figure]:
     expected = COUNT + NAIVE_COUNT + 200
     note = (
         f"one receiver process, PostgreSQL, {COUNT:,} signed Telegram updates, "
-        f"{CONCURRENCY} in flight; answered 200: {ok + naive_ok:,}/{COUNT + NAIVE_COUNT:,}; "
+        f"{CONCURRENCY} in flight; receiver CPU {cpu_ms:.1f} ms/webhook; answered 200: {ok + naive_ok:,}/{COUNT + NAIVE_COUNT:,}; "
         f"recorded {recorded:,}/{expected:,}; baseline: one request at a time "
         f"({NAIVE_COUNT:,} updates)"
     )
