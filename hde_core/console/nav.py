@@ -28,6 +28,7 @@ PAGES: list[NavItem] = [
     # agents prepare and check lists too; only a team lead launches (checked on the page)
     NavItem("pages/2_bulk.py", "nav.bulk", Permission.CREATE_TICKET, ":material/campaign:"),
     NavItem("pages/3_campaigns.py", "nav.campaigns", Permission.VIEW, ":material/monitoring:"),
+    NavItem("pages/10_tickets.py", "nav.tickets", Permission.VIEW, ":material/forum:"),
     NavItem(
         "pages/4_channels.py",
         "nav.channels",
@@ -39,7 +40,6 @@ PAGES: list[NavItem] = [
     NavItem("pages/7_audit.py", "nav.audit", Permission.VIEW, ":material/fact_check:"),
     NavItem("pages/8_users.py", "nav.users", Permission.MANAGE_USERS, ":material/group:"),
     NavItem("pages/9_account.py", "nav.account", Permission.VIEW, ":material/key:"),
-    NavItem("pages/10_tickets.py", "nav.tickets", Permission.VIEW, ":material/forum:"),
 ]
 
 

@@ -73,6 +73,7 @@ def test_sign_out(console_app):
             {
                 "nav.overview",
                 "nav.campaigns",
+                "nav.tickets",
                 "nav.channels",
                 "nav.templates",
                 "nav.windows",
@@ -87,6 +88,7 @@ def test_sign_out(console_app):
                 "nav.new_ticket",
                 "nav.bulk",
                 "nav.campaigns",
+                "nav.tickets",
                 "nav.channels",
                 "nav.templates",
                 "nav.windows",
