@@ -165,10 +165,28 @@ def show_ticket(ticket_id: int) -> None:
         )
 
 
+def _new_reply(ticket_id: int) -> None:
+    """Start the next answer: an empty box and a new submission key (an on_click callback)."""
+    for name in [k for k in st.session_state if str(k).startswith(f"tk_body_{ticket_id}")]:
+        del st.session_state[name]
+    for name in [k for k in st.session_state if str(k).startswith(f"tk_param_{ticket_id}_")]:
+        del st.session_state[name]
+    st.session_state[f"tk_form_{ticket_id}"] = uuid.uuid4().hex
+    st.session_state.pop(f"tk_sent_{ticket_id}", None)
+
+
 def reply_box(ticket_id: int) -> None:
-    options = reply_options(app, ticket_id)
     form_key = f"tk_form_{ticket_id}"
     st.session_state.setdefault(form_key, uuid.uuid4().hex)
+    if st.session_state.get(f"tk_sent_{ticket_id}"):
+        # Sent: no second "Отправить" under the same text (a double click or a click that
+        # arrives after the rerun would be a second answer); the next one is asked for.
+        st.success(tr("tickets_page.sent"))
+        st.button(
+            tr("tickets_page.new_reply"), key="tk_new_reply", on_click=_new_reply, args=(ticket_id,)
+        )
+        return
+    options = reply_options(app, ticket_id)
     if options.window_closes_at:
         st.caption(
             tr(
@@ -215,8 +233,9 @@ def reply_box(ticket_id: int) -> None:
             return
         if not result.duplicate:
             deliver_now(app, [result.message_id])
-        st.session_state[form_key] = uuid.uuid4().hex  # the next answer is a new submission
-        st.success(tr("tickets_page.sent"))
+        st.session_state[f"tk_sent_{ticket_id}"] = (
+            True  # the key stays: a repeat is the same answer
+        )
         st.rerun()
 
 

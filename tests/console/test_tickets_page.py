@@ -63,7 +63,15 @@ def test_the_list_the_thread_and_one_answer(console_app, tmp_path, smtp_sink):
     at.text_area(key=f"tk_body_{ticket_id}").input("Завтра с 10:00.")
     at.button(key="tk_send").click().run()
     assert not at.exception
+    # sent: the page says so and offers the next answer instead of a second "Send" under
+    # the same text (a double click must not answer twice)
+    assert any(b.key == "tk_new_reply" for b in at.button)
+    assert not any(b.key == "tk_send" for b in at.button)
     mails = wait_for_mail(smtp_sink.directory, 2)
     assert [m.subject for m in mails].count("Re: Заказ") == 1
+    at.button(key="tk_new_reply").click().run()
+    assert not at.exception
+    assert at.text_area(key=f"tk_body_{ticket_id}").value == ""
+    assert any(b.key == "tk_send" for b in at.button)
     with console_app.db.reader() as s:
         assert s.get(Ticket, ticket_id).status == "in_progress"
