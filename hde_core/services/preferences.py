@@ -29,14 +29,19 @@ def set_preferred_lang(app: App, login: str, lang: str) -> None:
     this for the signed-in user)."""
     if lang not in LANGS:
         raise UsageError("error.lang_unknown", lang=lang, known=", ".join(LANGS))
-    for _ in range(2):  # two tabs writing the first choice at once: the second updates
+    _put(app, _lang_key(login), lang, login)
+
+
+def _put(app: App, key: str, value: str, login: str) -> None:
+    """Write one of ``login``'s own settings (insert or update)."""
+    for _ in range(2):  # two tabs writing it first at once: the second updates
         try:
             with app.db.transaction() as session:
-                row = session.get(AppSetting, _lang_key(login))
+                row = session.get(AppSetting, key)
                 if row is None:
-                    row = AppSetting(key=_lang_key(login), value=lang, updated_by=login)
+                    row = AppSetting(key=key, value=value, updated_by=login)
                     session.add(row)
-                row.value = lang
+                row.value = value
                 row.updated_by = login
                 row.updated_at = app.clock.now()
             return
@@ -58,16 +63,4 @@ def last_test_address(app: App, login: str) -> str | None:
 def remember_test_address(app: App, login: str, address: str) -> None:
     """Keep the address of ``login``'s test send (their own; the console calls this for
     the signed-in user after a test went out)."""
-    for _ in range(2):  # two tabs writing it first at once: the second updates
-        try:
-            with app.db.transaction() as session:
-                row = session.get(AppSetting, _test_address_key(login))
-                if row is None:
-                    row = AppSetting(key=_test_address_key(login), value=address, updated_by=login)
-                    session.add(row)
-                row.value = address
-                row.updated_by = login
-                row.updated_at = app.clock.now()
-            return
-        except IntegrityError:
-            continue
+    _put(app, _test_address_key(login), address, login)
